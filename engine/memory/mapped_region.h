@@ -1,0 +1,60 @@
+// A guest RAM region: a file (normally in /dev/shm) mapped MAP_SHARED into this process.
+// The source maps the guest's file read-only and reads pages from it; the destination creates its
+// own file, allocates it up front (so "out of space" is found at prepare, not mid-copy) and writes
+// received pages into it.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "engine/error/error.h"
+#include "engine/memory/page.h"
+
+namespace ferry {
+
+class MappedRegion {
+ public:
+  enum class Access { read_only, read_write };
+
+  // Maps an existing file of exactly `size` bytes.
+  static Result<MappedRegion> open(const std::string& path, uint64_t size, Access access);
+  // Creates (or truncates) `path`, reserves `size` bytes with fallocate (Errc::no_space when the
+  // file system is full) and maps it read-write. The pages are not yet touched: see prefault().
+  static Result<MappedRegion> create(const std::string& path, uint64_t size);
+
+  MappedRegion(MappedRegion&&) noexcept;
+  MappedRegion& operator=(MappedRegion&&) noexcept;
+  ~MappedRegion();
+
+  const std::string& path() const { return path_; }
+  uint64_t size() const { return size_; }
+  uint64_t pages() const { return size_ >> kPageShift; }
+  std::byte* data() const { return data_; }
+  std::byte* page(uint64_t n) const { return data_ + (n << kPageShift); }
+
+  // Touches every page with MADV_POPULATE_WRITE on a background thread, front to back, so that
+  // received pages land in memory that is already faulted in (first touch costs 1-2 s per GiB
+  // here). prefaulted_bytes() tells how far it got; wait_prefault() joins it.
+  void start_prefault();
+  uint64_t prefaulted_bytes() const;
+  Result<void> wait_prefault();
+
+  // Removes the file from the file system (the mapping stays valid until destruction).
+  Result<void> unlink_file();
+
+ private:
+  MappedRegion() = default;
+  void unmap();
+
+  std::string path_;
+  uint64_t size_ = 0;
+  std::byte* data_ = nullptr;
+  struct Prefault;
+  std::unique_ptr<Prefault> prefault_;
+};
+
+}  // namespace ferry

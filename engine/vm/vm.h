@@ -1,0 +1,67 @@
+// A running guest as the engine sees it: its RAM files, its dirty log, pause/resume, device state.
+// Implemented by the simulated guest (engine/vm/sim) and by QEMU (engine/vm/qemu).
+// Calls block the calling thread for at most a few hundred milliseconds (they talk to the guest
+// process over a local socket); every call has its own deadline.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/error/error.h"
+#include "engine/memory/dirty_log.h"
+
+namespace ferry {
+
+struct RamRegionInfo {
+  uint32_t id = 0;
+  std::string name;  // "ram", "pc.ram", ...
+  std::string path;  // the shared file that backs it
+  uint64_t size = 0;
+};
+
+enum class VmState { starting, running, paused, stopped, failed };
+std::string_view vm_state_name(VmState state);
+
+// The guest's own check of all its memory (the simulated guest and the QEMU test guest have one).
+struct GuestVerification {
+  bool ok = false;
+  uint64_t pages_checked = 0;
+  uint64_t pages_bad = 0;
+  std::string detail;  // first bad page, or the guest's own words
+};
+
+class Vm {
+ public:
+  virtual ~Vm() = default;
+
+  virtual const std::string& name() const = 0;
+  virtual std::string_view kind() const = 0;  // "sim" or "qemu"
+  virtual VmState state() const = 0;
+  virtual pid_t pid() const = 0;
+  virtual std::vector<RamRegionInfo> ram_regions() const = 0;
+
+  // The description a destination needs to start the same guest (sent in the OFFER).
+  virtual nlohmann::json spec() const = 0;
+  // State, memory and process facts for `ferry vm list` and the API.
+  virtual nlohmann::json describe() const = 0;
+
+  // Dirty tracking through the guest's userfaultfd; may be called once per migration.
+  virtual Result<std::unique_ptr<DirtyLog>> open_dirty_log() = 0;
+
+  // Returns once the guest no longer writes its memory.
+  virtual Result<void> pause() = 0;
+  virtual Result<void> resume() = 0;
+  // Opaque device state, read while paused; the destination's launch consumes it.
+  virtual Result<std::vector<std::byte>> save_device_state() = 0;
+  virtual Result<GuestVerification> verify() = 0;
+  // Terminates the guest process and removes its RAM files.
+  virtual Result<void> stop() = 0;
+};
+
+}  // namespace ferry
