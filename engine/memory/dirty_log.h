@@ -21,9 +21,11 @@ class DirtyLog {
   // the next collect().
   virtual Result<void> start() = 0;
 
-  // ORs into `dirty` the pages of region `region_id` written since start() or the previous collect()
-  // of that region, and write-protects them again. `dirty.size()` must equal the region's pages.
-  // Returns the number of pages added.
+  // ORs into `dirty` the pages of region `region_id` written since start() or the previous
+  // collect() of that region, and write-protects them again. `dirty.size()` must equal the region's
+  // pages. Returns the number of pages this call reported (each once, whether or not `dirty`
+  // already had it). After an error, pages it had already re-protected are unaccounted for: do
+  // not trust later rounds (abort, or start() again and send everything).
   virtual Result<uint64_t> collect(uint32_t region_id, PageBitmap& dirty) = 0;
 
   // Stops tracking (unregisters); further writes are not recorded.

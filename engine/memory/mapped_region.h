@@ -36,9 +36,11 @@ class MappedRegion {
   std::byte* data() const { return data_; }
   std::byte* page(uint64_t n) const { return data_ + (n << kPageShift); }
 
-  // Touches every page with MADV_POPULATE_WRITE on a background thread, front to back, so that
-  // received pages land in memory that is already faulted in (first touch costs 1-2 s per GiB
-  // here). prefaulted_bytes() tells how far it got; wait_prefault() joins it.
+  // Touches every page with MADV_POPULATE_WRITE (MADV_POPULATE_READ for a read-only region) on a
+  // background thread, front to back, so that received pages land in memory that is already
+  // faulted in (first touch costs 1-2 s per GiB here). It changes no byte, so pages may be written
+  // while it runs. prefaulted_bytes() tells how far it got; wait_prefault() joins it; destroying
+  // the region stops it early. A second call does nothing.
   void start_prefault();
   uint64_t prefaulted_bytes() const;
   Result<void> wait_prefault();
@@ -53,6 +55,7 @@ class MappedRegion {
   std::string path_;
   uint64_t size_ = 0;
   std::byte* data_ = nullptr;
+  bool writable_ = false;
   struct Prefault;
   std::unique_ptr<Prefault> prefault_;
 };

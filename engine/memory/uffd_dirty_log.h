@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/memory/dirty_log.h"
@@ -24,8 +25,11 @@ struct RemoteRange {
 
 class UffdDirtyLog final : public DirtyLog {
  public:
-  // Performs UFFDIO_API (WP_ASYNC | WP_UNPOPULATED | WP_HUGETLBFS_SHMEM) and UFFDIO_REGISTER (WP)
-  // for every range, and opens /proc/<pid>/pagemap. Errors name the ioctl and the range.
+  // Performs UFFDIO_REGISTER (WP) for every range and opens /proc/<pid>/pagemap. UFFDIO_API
+  // (WP_ASYNC | WP_UNPOPULATED | WP_HUGETLBFS_SHMEM) was done by the preload library, because it
+  // succeeds only once per uffd and the same uffd serves every migration of the guest: keep a
+  // dup() of it to attach again after stop(). Fails (Errc::guest) when the uffd is not in async
+  // write-protect mode. Errors name the ioctl, the pid and the range.
   static Result<std::unique_ptr<UffdDirtyLog>> attach(UniqueFd uffd, pid_t pid,
                                                       std::vector<RemoteRange> ranges);
   ~UffdDirtyLog() override;
