@@ -64,4 +64,18 @@ class Vm {
   virtual Result<void> stop() = 0;
 };
 
+// The destination's guest during an incoming migration. Prepared before memory arrives (a QEMU
+// guest starts here, paused, mapping the RAM files, so its start-up costs no downtime); finished at
+// switchover with the device state.
+class IncomingVm {
+ public:
+  virtual ~IncomingVm() = default;
+  // Loads the device state; returns the guest paused (the engine resumes it). `files` are the
+  // RAM files' final paths (they may have been renamed since prepare).
+  virtual Result<std::shared_ptr<Vm>> finish(std::vector<std::byte> device_state,
+                                             const std::vector<RamRegionInfo>& files) = 0;
+  // Abandons the guest (stops a process it started); the RAM files belong to the engine.
+  virtual void discard() = 0;
+};
+
 }  // namespace ferry

@@ -1,0 +1,89 @@
+#include "engine/vm/sim/sim_spec.h"
+
+#include <fmt/format.h>
+
+#include "engine/memory/page.h"
+#include "engine/vm/sim/content_model.h"
+
+namespace ferry {
+namespace {
+
+Error bad_spec(const std::string& name, const std::string& what) {
+  return Error(Errc::invalid_argument, fmt::format("sim VM '{}': {}", name, what));
+}
+
+template <typename T>
+Result<void> read_field(const nlohmann::json& j, const char* key, T& out, const std::string& name) {
+  auto it = j.find(key);
+  if (it == j.end()) return ok();  // optional: the default stays
+  try {
+    out = it->get<T>();
+  } catch (const nlohmann::json::exception&) {
+    return bad_spec(name, fmt::format("field '{}' has the wrong type ({})", key, it->type_name()));
+  }
+  if constexpr (std::is_unsigned_v<T>) {
+    if (!it->is_number_integer() || (!it->is_number_unsigned() && it->get<int64_t>() < 0)) {
+      return bad_spec(name, fmt::format("field '{}' must be a non-negative integer", key));
+    }
+  } else if constexpr (std::is_integral_v<T>) {
+    if (!it->is_number_integer()) {
+      return bad_spec(name, fmt::format("field '{}' must be an integer", key));
+    }
+  }
+  return ok();
+}
+
+}  // namespace
+
+Result<void> SimSpec::validate() const {
+  if (name.empty()) return bad_spec(name, "name is empty");
+  if (memory < (uint64_t{1} << 20) || memory % kPageSize != 0) {
+    return bad_spec(name,
+                    fmt::format("memory {} must be a multiple of 4096 and at least 1 MiB", memory));
+  }
+  if (dirty_rate_mib < -1) {
+    return bad_spec(name, fmt::format("dirty rate {} MiB/s must be >= -1", dirty_rate_mib));
+  }
+  if (!sim::parse_pattern(pattern)) {
+    return bad_spec(name, "pattern '" + pattern + "' is not uniform, hot or sequential");
+  }
+  if (wss % kPageSize != 0 || wss > memory) {
+    return bad_spec(
+        name, fmt::format("working set {} must be a multiple of 4096 and at most memory {}", wss,
+                          memory));
+  }
+  if (fill && (*fill % kPageSize != 0 || *fill > memory)) {
+    return bad_spec(name, fmt::format("fill {} must be a multiple of 4096 and at most memory {}",
+                                      *fill, memory));
+  }
+  return ok();
+}
+
+nlohmann::json SimSpec::to_json() const {
+  nlohmann::json j = {{"name", name},       {"memory", memory}, {"dirty_rate_mib", dirty_rate_mib},
+                      {"pattern", pattern}, {"wss", wss},       {"seed", seed}};
+  if (fill) j["fill"] = *fill;
+  return j;
+}
+
+Result<SimSpec> SimSpec::from_json(const nlohmann::json& j) {
+  SimSpec spec;
+  if (!j.is_object()) return bad_spec("", "spec is not a JSON object");
+  if (auto r = read_field(j, "name", spec.name, spec.name); !r) return std::move(r).error();
+  for (auto r :
+       {read_field(j, "memory", spec.memory, spec.name),
+        read_field(j, "dirty_rate_mib", spec.dirty_rate_mib, spec.name),
+        read_field(j, "pattern", spec.pattern, spec.name),
+        read_field(j, "wss", spec.wss, spec.name), read_field(j, "seed", spec.seed, spec.name)}) {
+    if (!r) return std::move(r).error();
+  }
+  if (j.contains("fill") && !j["fill"].is_null()) {
+    uint64_t fill = 0;
+    if (auto r = read_field(j, "fill", fill, spec.name); !r) return std::move(r).error();
+    spec.fill = fill;
+  }
+  if (auto valid = spec.validate(); !valid) return std::move(valid).error();
+  return spec;
+}
+
+}  // namespace ferry

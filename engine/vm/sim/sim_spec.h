@@ -1,0 +1,39 @@
+// What a simulated guest is (SimSpec, travels in the OFFER) and where it runs (SimLaunch).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/error/error.h"
+
+namespace ferry {
+
+struct SimSpec {
+  std::string name;
+  uint64_t memory = uint64_t{1} << 30;  // bytes, multiple of 4 KiB, >= 1 MiB
+  int64_t dirty_rate_mib = 0;           // 0 idle, -1 as fast as it can
+  std::string pattern = "uniform";      // uniform | hot | sequential
+  uint64_t wss = 0;                     // working set bytes; 0 = all memory
+  uint64_t seed = 1;
+  std::optional<uint64_t> fill;  // bytes written at start; unset = all memory
+
+  // Names the first field that does not hold.
+  Result<void> validate() const;
+  nlohmann::json to_json() const;
+  static Result<SimSpec> from_json(const nlohmann::json& j);
+};
+
+struct SimLaunch {
+  std::string run_dir;  // sockets and guest.log live here; must exist
+  std::string ram_path;
+  std::string guest_binary;     // default: "ferry-sim-guest" beside /proc/self/exe
+  std::string preload_library;  // default: default_preload_library_path()
+  std::optional<std::vector<std::byte>> resume_state;  // the source's device state
+};
+
+}  // namespace ferry
