@@ -54,7 +54,8 @@ class Error {
   std::string message_;
 };
 
-// Builds an Error from errno after a failed system call: "open /dev/shm/x: No such file or directory".
+// Builds an Error from errno after a failed system call: "open /dev/shm/x: No such file or
+// directory".
 Error errno_error(std::string_view what, int err);
 Error errno_error(std::string_view what);  // uses the current errno
 
@@ -119,6 +120,8 @@ class [[nodiscard]] Result<void> {
   std::optional<Error> error_;
 };
 
-inline Result<void> ok() { return {}; }
+inline Result<void> ok() {
+  return {};
+}
 
 }  // namespace ferry

@@ -1,0 +1,381 @@
+#include "engine/control/agent.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <csignal>
+
+#include <filesystem>
+#include <fstream>
+
+#include "engine/control/http/http_api_server.h"
+#include "engine/precopy/precopy_settings.h"
+
+namespace ferry {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start < path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    if (end > start) parts.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+std::string system_host_name() {
+  char name[256] = {};
+  ::gethostname(name, sizeof name - 1);
+  return name;
+}
+
+uint64_t available_memory() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  uint64_t value = 0;
+  std::string unit;
+  while (meminfo >> key >> value >> unit)
+    if (key == "MemAvailable:") return value * 1024;
+  return 0;
+}
+
+ApiResponse not_found(const std::string& what) {
+  return {404, {{"error", {{"code", "not_found"}, {"message", what}}}}};
+}
+
+}  // namespace
+
+int http_status_for(Errc code) {
+  switch (code) {
+    case Errc::not_found:
+      return 404;
+    case Errc::invalid_argument:
+      return 400;
+    case Errc::rejected:
+    case Errc::not_converging:
+    case Errc::cancelled:
+      return 409;
+    case Errc::unreachable:
+    case Errc::timeout:
+    case Errc::connection_lost:
+      return 502;
+    default:
+      return 500;
+  }
+}
+
+Agent::Agent(AgentConfig config) : config_(std::move(config)), launcher_(config_) {
+  if (config_.host_name.empty()) config_.host_name = system_host_name();
+}
+
+Agent::~Agent() {
+  stop();
+}
+
+ApiResponse Agent::error_response(const Error& error) const {
+  return {http_status_for(error.code()),
+          {{"error",
+            {{"code", errc_name(error.code())},
+             {"message", error.message()},
+             {"host", config_.host_name}}}}};
+}
+
+Result<void> Agent::start() {
+  // A peer or guest that goes away must show up as an error on a write, not kill the agent.
+  ::signal(SIGPIPE, SIG_IGN);
+  std::error_code ec;
+  fs::create_directories(config_.state_dir, ec);
+  if (ec) return Error(Errc::io, fmt::format("creating {}: {}", config_.state_dir, ec.message()));
+  fs::create_directories(config_.ram_dir, ec);
+  // Memory of migrations that were arriving when a previous agent died can never be used.
+  for (const auto& entry : fs::directory_iterator(config_.ram_dir, ec)) {
+    const std::string file = entry.path().filename().string();
+    if (file.rfind(kIncomingRamPrefix, 0) == 0) {
+      spdlog::info("removing {} left by an interrupted incoming migration", entry.path().string());
+      fs::remove(entry.path(), ec);
+    }
+  }
+
+  DestinationContext context;
+  context.host = config_.host_name;
+  context.ram_dir = config_.ram_dir;
+  context.io_timeout = config_.io_timeout;
+  context.admit = [this](const Offer& offer) -> Result<void> {
+    if (!VmLauncher::supports(offer.vm_kind))
+      return Error(Errc::rejected,
+                   fmt::format("this host cannot run VMs of kind '{}'", offer.vm_kind));
+    if (vms_.contains(offer.vm_name))
+      return Error(Errc::rejected, fmt::format("a VM named '{}' already runs on {}", offer.vm_name,
+                                               config_.host_name));
+    return ok();
+  };
+  context.prepare_incoming = [this](const Offer& offer, const std::vector<RamRegionInfo>& files) {
+    return launcher_.prepare_incoming(offer, files);
+  };
+  context.adopt = [this](std::shared_ptr<Vm> vm) {
+    if (auto added = vms_.add(vm); !added)
+      spdlog::error("adopting migrated VM: {}", added.error().message());
+  };
+  peers_ = std::make_unique<PeerListener>(io_, config_, context);
+  auto port = peers_->start();
+  if (!port) return std::move(port).error();
+  peer_port_ = *port;
+
+  api_ = std::make_unique<HttpApiServer>(io_, *this);
+  const std::string socket_path = (fs::path(config_.state_dir) / "api.sock").string();
+  if (auto listening = api_->listen_unix(socket_path); !listening) return listening;
+
+  work_.emplace(io_.get_executor());
+  for (unsigned i = 0; i < std::max(1u, config_.io_threads); ++i)
+    threads_.emplace_back([this] { io_.run(); });
+
+  auto listen_host = config_.listen.substr(0, config_.listen.rfind(':'));
+  nlohmann::json info = {{"pid", ::getpid()},
+                         {"host", config_.host_name},
+                         {"listen", fmt::format("{}:{}", listen_host, peer_port_)},
+                         {"port", peer_port_},
+                         {"api", socket_path}};
+  const auto info_path = fs::path(config_.state_dir) / "agent.json";
+  {
+    std::ofstream out(info_path.string() + ".tmp");
+    out << info.dump(2) << "\n";
+  }
+  fs::rename(info_path.string() + ".tmp", info_path, ec);
+  spdlog::info("ferry agent on {}: peers on {}:{}, API on {}", config_.host_name, listen_host,
+               peer_port_, socket_path);
+  return ok();
+}
+
+void Agent::run_until_signal() {
+  asio::io_context signals_io;
+  asio::signal_set signals(signals_io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int signal) {
+    spdlog::info("signal {}: shutting down", signal);
+  });
+  signals_io.run();
+  stop();
+}
+
+void Agent::shutdown_guests() {
+  for (auto& vm : vms_.all()) {
+    spdlog::info("stopping guest {}", vm->name());
+    if (auto stopped = vm->stop(); !stopped)
+      spdlog::warn("stopping {}: {}", vm->name(), stopped.error().message());
+    vms_.remove(vm->name());
+  }
+}
+
+void Agent::stop() {
+  if (threads_.empty()) return;
+  for (auto& record : migrations_.all())
+    if (auto job = record->job()) job->cancel();
+  if (peers_) peers_->stop();
+  if (api_) api_->stop();
+  shutdown_guests();
+  work_.reset();
+  io_.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  std::error_code ec;
+  fs::remove(fs::path(config_.state_dir) / "agent.json", ec);
+  fs::remove(fs::path(config_.state_dir) / "api.sock", ec);
+}
+
+ApiResponse Agent::host_info() const {
+  return {200,
+          {{"host", config_.host_name},
+           {"listen", config_.listen},
+           {"port", peer_port_},
+           {"state-dir", config_.state_dir},
+           {"ram-dir", config_.ram_dir},
+           {"vms", vms_.all().size()},
+           {"memory-available", available_memory()},
+           {"incoming", peers_ ? peers_->incoming() : std::vector<nlohmann::json>{}}}};
+}
+
+ApiResponse Agent::list_vms() const {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& vm : vms_.all()) {
+    auto d = vm->describe();
+    d["migrating"] = vms_.migrating(vm->name());
+    list.push_back(d);
+  }
+  return {200, {{"vms", list}}};
+}
+
+ApiResponse Agent::start_vm(const nlohmann::json& body) {
+  if (!body.is_object() || !body.contains("spec"))
+    return error_response(
+        Error(Errc::invalid_argument, "expected {\"kind\": ..., \"spec\": {...}}"));
+  const std::string kind = body.value("kind", "sim");
+  const std::string name = body["spec"].value("name", "");
+  if (vms_.contains(name))
+    return error_response(
+        Error(Errc::invalid_argument, fmt::format("a VM named '{}' already runs here", name)));
+  auto vm = launcher_.start(kind, body["spec"]);
+  if (!vm) return error_response(vm.error());
+  if (auto added = vms_.add(*vm); !added) {
+    (void)(*vm)->stop();
+    return error_response(added.error());
+  }
+  auto d = (*vm)->describe();
+  return {201, d};
+}
+
+ApiResponse Agent::vm_action(const std::string& name, const std::string& method,
+                             const std::string& action) {
+  auto vm = vms_.find(name);
+  if (!vm) return not_found(fmt::format("no VM named '{}' on {}", name, config_.host_name));
+  if (method == "GET" && action.empty()) {
+    auto d = vm->describe();
+    d["migrating"] = vms_.migrating(name);
+    return {200, d};
+  }
+  if (method == "DELETE" && action.empty()) {
+    if (vms_.migrating(name))
+      return error_response(
+          Error(Errc::invalid_argument, fmt::format("VM '{}' is being migrated", name)));
+    auto stopped = vm->stop();
+    vms_.remove(name);
+    if (!stopped) return error_response(stopped.error());
+    return {200, {{"stopped", name}}};
+  }
+  if (method == "POST" && action == "verify") {
+    auto check = vm->verify();
+    if (!check) return error_response(check.error());
+    return {200,
+            {{"ok", check->ok},
+             {"pages", check->pages_checked},
+             {"bad", check->pages_bad},
+             {"detail", check->detail}}};
+  }
+  return not_found(fmt::format("no action {} {} for VMs", method, action));
+}
+
+ApiResponse Agent::start_migration(const nlohmann::json& body) {
+  if (!body.is_object())
+    return error_response(Error(Errc::invalid_argument, "expected a JSON object"));
+  const std::string name = body.value("vm", "");
+  const std::string to = body.value("to", "");
+  if (name.empty() || to.empty())
+    return error_response(Error(Errc::invalid_argument, "\"vm\" and \"to\" are required"));
+  auto vm = vms_.find(name);
+  if (!vm) return not_found(fmt::format("no VM named '{}' on {}", name, config_.host_name));
+
+  MigrationRequest request;
+  request.destination = to;
+  request.source_host = config_.host_name;
+  request.io_timeout = config_.io_timeout;
+  request.streams = body.value("streams", 2u);
+  request.verify = body.value("verify", false);
+  request.protocol_version = config_.protocol_version;
+  if (request.streams < 1 || request.streams > 64)
+    return error_response(Error(Errc::invalid_argument, "streams must be 1..64"));
+  if (body.contains("settings")) {
+    auto settings = precopy_settings_from_json(body["settings"]);
+    if (!settings) return error_response(settings.error());
+    request.settings = *settings;
+  }
+  if (auto valid = validate(request.settings); !valid) return error_response(valid.error());
+  if (auto marked = vms_.mark_migrating(name); !marked) return error_response(marked.error());
+
+  auto record = migrations_.add(name, to);
+  auto job = std::make_shared<SourceJob>(io_, vm, request, [record](const nlohmann::json& stats) {
+    record->add_event({{"event", "progress"}, {"migration", record->id()}, {"stats", stats}});
+  });
+  record->set_job(job);
+  asio::co_spawn(asio::make_strand(io_), job->run(),
+                 [this, record, name](std::exception_ptr exception, MigrationOutcome outcome) {
+                   if (exception) {
+                     outcome.ok = false;
+                     outcome.stats["error"] = "internal error: unexpected exception in the job";
+                   }
+                   if (outcome.ok) {
+                     vms_.remove(name);
+                     spdlog::info("migration {}: {} now runs on {}", record->id(), name,
+                                  record->describe()["destination"].get<std::string>());
+                   } else {
+                     vms_.clear_migrating(name);
+                     spdlog::warn("migration {} of {} failed: {}", record->id(), name,
+                                  outcome.error ? outcome.error->message() : "unknown");
+                   }
+                   record->finish(outcome);
+                 });
+  return {202, {{"id", record->id()}, {"vm", name}, {"to", to}, {"session", job->session()}}};
+}
+
+ApiResponse Agent::migration_action(const std::string& id, const std::string& method,
+                                    const std::string& action, const nlohmann::json& body) {
+  auto record = migrations_.find(id);
+  if (!record) return not_found(fmt::format("no migration '{}' on {}", id, config_.host_name));
+  if (method == "GET" && action.empty()) return {200, record->describe()};
+  auto job = record->job();
+  if (method == "POST" && action == "cancel") {
+    if (record->finished())
+      return error_response(Error(Errc::invalid_argument, "migration already finished"));
+    job->cancel();
+    return {202, {{"cancelling", id}}};
+  }
+  if (method == "PATCH" && action.empty()) {
+    if (record->finished())
+      return error_response(Error(Errc::invalid_argument, "migration already finished"));
+    auto current =
+        precopy_settings_from_json(job->snapshot().value("settings", nlohmann::json::object()));
+    auto settings = precopy_settings_from_json(body.value("settings", nlohmann::json::object()),
+                                               current ? *current : PrecopySettings{});
+    if (!settings) return error_response(settings.error());
+    if (auto updated = job->update_settings(*settings); !updated)
+      return error_response(updated.error());
+    return {200, {{"settings", precopy_settings_to_json(*settings)}}};
+  }
+  return not_found(fmt::format("no action {} {} for migrations", method, action));
+}
+
+ApiResponse Agent::handle(const ApiRequest& request) {
+  auto parts = split_path(request.path);
+  if (parts.empty() || parts[0] != "v1")
+    return not_found(fmt::format("no endpoint {} (API paths start with /v1/)", request.path));
+  parts.erase(parts.begin());
+  const auto& m = request.method;
+  if (parts.size() == 1 && parts[0] == "host" && m == "GET") return host_info();
+  if (!parts.empty() && parts[0] == "vms") {
+    if (parts.size() == 1 && m == "GET") return list_vms();
+    if (parts.size() == 1 && m == "POST") return start_vm(request.body);
+    if (parts.size() >= 2) return vm_action(parts[1], m, parts.size() > 2 ? parts[2] : "");
+  }
+  if (!parts.empty() && parts[0] == "migrations") {
+    if (parts.size() == 1 && m == "POST") return start_migration(request.body);
+    if (parts.size() == 1 && m == "GET") {
+      nlohmann::json list = nlohmann::json::array();
+      for (const auto& r : migrations_.all()) list.push_back(r->describe());
+      return {200, {{"migrations", list}}};
+    }
+    if (parts.size() >= 2)
+      return migration_action(parts[1], m, parts.size() > 2 ? parts[2] : "", request.body);
+  }
+  return not_found(fmt::format("no endpoint {} {}", m, request.path));
+}
+
+std::optional<EventStream> Agent::open_stream(const ApiRequest& request) {
+  auto parts = split_path(request.path);
+  if (request.method != "GET" || parts.size() != 4 || parts[0] != "v1" ||
+      parts[1] != "migrations" || parts[3] != "events")
+    return std::nullopt;
+  auto record = migrations_.find(parts[2]);
+  if (!record) return std::nullopt;
+  auto next = std::make_shared<size_t>(0);
+  return EventStream{[record, next]() {
+    auto [events, finished] = record->events_since(*next);
+    *next += events.size();
+    return std::make_pair(std::move(events), finished);
+  }};
+}
+
+}  // namespace ferry

@@ -1,0 +1,21 @@
+// How an agent runs: where it listens, where it keeps state and guest memory.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace ferry {
+
+struct AgentConfig {
+  std::string listen = "0.0.0.0:7460";   // peers (other agents) connect here; port 0 picks one
+  std::string state_dir = "/run/ferry";  // api.sock, agent.json, vms/<name>/
+  std::string ram_dir = "/dev/shm";      // guest RAM files
+  std::string host_name;                 // defaults to the system host name
+  unsigned io_threads = 2;
+  std::chrono::milliseconds io_timeout{std::chrono::seconds(10)};
+  uint16_t protocol_version =
+      0;  // 0 = every version we speak; tests force one to provoke a mismatch
+};
+
+}  // namespace ferry

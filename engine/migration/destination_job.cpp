@@ -1,0 +1,344 @@
+#include "engine/migration/destination_job.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <optional>
+
+#include "engine/memory/mapped_region.h"
+#include "engine/migration/control_channel.h"
+#include "engine/migration/memory_digest.h"
+#include "engine/migration/page_stream.h"
+#include "engine/transport/task_group.h"
+#include "engine/wire/control_records.h"
+#include "engine/wire/data_records.h"
+
+namespace ferry {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+constexpr uint64_t kMaxDeviceState = 256ull << 20;
+// During pre-copy the control connection is quiet for as long as a round lasts (a capped
+// bandwidth can make that minutes); the data streams' own deadlines detect a dead source.
+constexpr std::chrono::minutes kQuietControlTimeout{30};
+
+// JSON documents are built outside coroutines: g++ 12 miscompiles braced initializer lists there.
+nlohmann::json accept_document(const std::string& session, const std::string& host) {
+  return {{"session", session}, {"host", host}};
+}
+
+nlohmann::json region_digest(uint32_t id, uint64_t digest) {
+  return {{"id", id}, {"digest", fmt::format("{:016x}", digest)}};
+}
+
+nlohmann::json resumed_document(const std::string& host, const nlohmann::json& digests,
+                                int64_t resume_ms, uint64_t pages, uint64_t bytes) {
+  return {{"host", host},
+          {"digests", digests},
+          {"resume-ms", resume_ms},
+          {"received-pages", pages},
+          {"received-bytes", bytes}};
+}
+
+nlohmann::json verification_document(const Result<GuestVerification>& check) {
+  if (!check) return {{"ok", false}, {"error", check.error().message()}};
+  return {{"ok", check->ok},
+          {"pages", check->pages_checked},
+          {"bad", check->pages_bad},
+          {"detail", check->detail}};
+}
+}  // namespace
+
+struct DestinationJob::Impl {
+  std::shared_ptr<RecordConnection> control;
+  std::vector<RamRegionInfo> files;
+  std::vector<MappedRegion> memory;
+  std::vector<std::unique_ptr<PageHashes>> hashes;
+  StreamCounters counters;
+  std::optional<TaskGroup> group;
+  // Touched only on the control connection's executor.
+  std::vector<std::unique_ptr<PageStreamReceiver>> receivers;
+  std::optional<Error> stream_error;
+  bool abort_sent = false;
+  bool switching = false;
+  std::unique_ptr<std::atomic<int64_t>[]> last_fence;
+  std::vector<std::byte> device_state;
+  uint64_t device_state_total = 0;
+  std::unique_ptr<IncomingVm> incoming;
+  std::shared_ptr<Vm> vm;
+  Clock::time_point start = Clock::now();
+  uint32_t round = 0;
+};
+
+DestinationJob::DestinationJob(Offer offer, std::shared_ptr<RecordConnection> control,
+                               DestinationContext context)
+    : offer_(std::move(offer)), context_(std::move(context)), impl_(std::make_unique<Impl>()) {
+  impl_->control = std::move(control);
+  impl_->receivers.resize(offer_.streams);
+  impl_->last_fence = std::make_unique<std::atomic<int64_t>[]>(offer_.streams);
+  for (uint32_t i = 0; i < offer_.streams; ++i) impl_->last_fence[i] = -1;
+}
+
+DestinationJob::~DestinationJob() = default;
+
+std::string_view DestinationJob::state_name() const {
+  switch (state_.load()) {
+    case State::in_progress:
+      return "in_progress";
+    case State::resumed:
+      return "resumed";
+    case State::aborted:
+      return "rolled_back";
+  }
+  return "unknown";
+}
+
+nlohmann::json DestinationJob::describe() const {
+  return {{"session", offer_.session},
+          {"vm", offer_.vm_name},
+          {"state", state_name()},
+          {"phase", phase_name(phase_)},
+          {"source", offer_.source_host}};
+}
+
+void DestinationJob::fail_streams(const Error& error) {
+  if (impl_->switching || impl_->stream_error) return;
+  impl_->stream_error = error;
+  impl_->abort_sent = true;
+  // Tell the source why before anything is closed, then wake the control loop (it waits in a
+  // read), which reports stream_error and discards what was received.
+  asio::co_spawn(
+      impl_->control->executor(),
+      [self = shared_from_this(), error]() -> awaitable<void> {
+        ControlChannel control(*self->impl_->control, std::chrono::seconds(1));
+        (void)co_await control.send_abort(error, phase_name(self->phase_));
+        self->impl_->control->close();
+      },
+      asio::detached);
+}
+
+void DestinationJob::attach_stream(uint32_t index, uint32_t count,
+                                   std::shared_ptr<RecordConnection> connection) {
+  auto self = shared_from_this();
+  asio::post(impl_->control->executor(),
+             [self, index, count, connection = std::move(connection)]() mutable {
+               auto& d = *self->impl_;
+               if (!d.group || d.switching || index >= self->offer_.streams ||
+                   count != self->offer_.streams || d.receivers[index]) {
+                 spdlog::warn("session {}: refusing data connection {} of {} ({})",
+                              self->offer_.session, index, count, connection->label());
+                 connection->close();
+                 return;
+               }
+               std::vector<DestinationRegion> regions;
+               for (size_t i = 0; i < d.memory.size(); ++i)
+                 regions.push_back(
+                     {d.files[i].id, &d.memory[i], d.hashes.empty() ? nullptr : d.hashes[i].get()});
+               auto executor = connection->executor();
+               d.receivers[index] = std::make_unique<PageStreamReceiver>(
+                   std::move(connection), index, count, std::move(regions), d.counters,
+                   StreamTimeouts{self->context_.io_timeout});
+               d.group->spawn(executor, d.receivers[index]->run([self, index](uint32_t round) {
+                 self->impl_->last_fence[index] = round;
+               }));
+             });
+}
+
+awaitable<Result<void>> DestinationJob::run_phases() {
+  auto& d = *impl_;
+  ControlChannel control(*d.control, context_.io_timeout);
+
+  // --- prepare
+  phase_ = Phase::prepare;
+  if (context_.admit) {
+    if (auto admitted = context_.admit(offer_); !admitted) {
+      co_await control.send_reject(admitted.error());
+      co_return std::move(admitted).error();
+    }
+  }
+  for (const auto& region : offer_.regions) {
+    // "ferry-in-" marks memory still arriving: an agent that restarts removes such files.
+    RamRegionInfo file{region.id, region.name,
+                       fmt::format("{}/{}{}-{}-{}.ram", context_.ram_dir, kIncomingRamPrefix,
+                                   offer_.session.substr(0, 8), offer_.vm_name, region.name),
+                       region.size};
+    auto created = MappedRegion::create(file.path, file.size);
+    if (!created) {
+      Error error = std::move(created).error().within(
+          fmt::format("allocating {} MiB of guest memory on {}", region.size >> 20, context_.host));
+      co_await control.send_reject(error);
+      co_return error;
+    }
+    created->start_prefault();
+    d.files.push_back(file);
+    d.memory.push_back(std::move(*created));
+    if (offer_.verify) d.hashes.push_back(std::make_unique<PageHashes>(d.memory.back().pages()));
+  }
+  auto incoming = context_.prepare_incoming(offer_, d.files);
+  if (!incoming) {
+    Error error = std::move(incoming).error().within(
+        fmt::format("preparing {} on {}", offer_.vm_name, context_.host));
+    co_await control.send_reject(error);
+    co_return error;
+  }
+  d.incoming = std::move(*incoming);
+  d.group.emplace(d.control->executor(),
+                  [self = shared_from_this()](const Error& error) { self->fail_streams(error); });
+  const auto accept = accept_document(offer_.session, context_.host);
+  if (auto sent = co_await control.send_json(wire::RecordType::accept, accept); !sent)
+    co_return sent;
+
+  // --- precopy: pages arrive on the data streams; the control connection carries round marks.
+  phase_ = Phase::precopy;
+  std::optional<wire::Switchover> switchover;
+  while (!switchover) {
+    auto record = co_await control.read(kQuietControlTimeout);
+    if (d.stream_error) co_return *d.stream_error;
+    if (!record) co_return std::move(record).error();
+    switch (static_cast<wire::RecordType>(record->type)) {
+      case wire::RecordType::round_begin: {
+        auto begin = wire::decode_round_begin(record->payload);
+        if (!begin) co_return std::move(begin).error();
+        d.round = begin->round;
+        break;
+      }
+      case wire::RecordType::round_end:
+        break;
+      case wire::RecordType::device_state: {
+        phase_ = Phase::stop_and_copy;
+        auto chunk = wire::decode_device_state(record->payload);
+        if (!chunk) co_return std::move(chunk).error();
+        if (chunk->total > kMaxDeviceState || chunk->offset != d.device_state.size() ||
+            chunk->offset + chunk->data.size() > chunk->total)
+          co_return Error(
+              Errc::protocol,
+              fmt::format("DEVICE_STATE chunk at {} (+{}) of {} does not follow the "
+                          "{} bytes received",
+                          chunk->offset, chunk->data.size(), chunk->total, d.device_state.size()));
+        d.device_state_total = chunk->total;
+        d.device_state.insert(d.device_state.end(), chunk->data.begin(), chunk->data.end());
+        break;
+      }
+      case wire::RecordType::switchover: {
+        auto decoded = wire::decode_switchover(record->payload);
+        if (!decoded) co_return std::move(decoded).error();
+        switchover = *decoded;
+        break;
+      }
+      case wire::RecordType::ping: {
+        auto ping = wire::decode_ping(record->payload);
+        if (!ping) co_return std::move(ping).error();
+        const auto pong = wire::encode(wire::Pong{ping->nonce});
+        if (auto sent = co_await control.send(wire::RecordType::pong, pong); !sent)
+          co_return sent;
+        break;
+      }
+      default:
+        co_return Error(Errc::protocol, fmt::format("unexpected {} during pre-copy",
+                                                    wire::record_type_name(record->type)));
+    }
+  }
+
+  // --- switchover: the source has committed; from here we resume the guest whatever happens to
+  // the control connection.
+  phase_ = Phase::switchover;
+  d.switching = true;
+  for (uint32_t i = 0; i < offer_.streams; ++i) {
+    if (!d.receivers[i])
+      co_return Error(Errc::protocol, fmt::format("SWITCHOVER before data stream {} connected", i));
+    if (d.last_fence[i] != static_cast<int64_t>(switchover->rounds) - 1)
+      co_return Error(Errc::protocol,
+                      fmt::format("SWITCHOVER after {} rounds, but stream {} finished round {}",
+                                  switchover->rounds, i, d.last_fence[i].load()));
+  }
+  const uint64_t received_pages = d.counters.zero_pages + d.counters.normal_pages;
+  if (received_pages != switchover->total_pages)
+    co_return Error(Errc::corrupt, fmt::format("SWITCHOVER: the source sent {} pages, {} arrived",
+                                               switchover->total_pages, received_pages));
+  if (d.device_state.size() != d.device_state_total)
+    co_return Error(Errc::protocol, fmt::format("device state: {} of {} bytes received",
+                                                d.device_state.size(), d.device_state_total));
+  for (auto& r : d.receivers) r->connection().close();
+  (void)co_await d.group->wait();
+
+  nlohmann::json digests = nlohmann::json::array();
+  for (size_t i = 0; i < d.hashes.size(); ++i)
+    digests.push_back(region_digest(d.files[i].id, d.hashes[i]->digest()));
+  d.memory.clear();  // the guest maps the files itself
+  for (auto& file : d.files) {
+    std::string kept = fmt::format("{}/ferry-{}-{}-{}.ram", context_.ram_dir, offer_.vm_name,
+                                   offer_.session.substr(0, 8), file.name);
+    if (::rename(file.path.c_str(), kept.c_str()) != 0)
+      co_return errno_error(fmt::format("renaming {} to {}", file.path, kept));
+    file.path = kept;
+  }
+
+  const auto resume_start = Clock::now();
+  auto vm = d.incoming->finish(std::move(d.device_state), d.files);
+  if (!vm) co_return std::move(vm).error().within("starting the guest");
+  d.vm = *vm;
+  if (auto resumed = d.vm->resume(); !resumed)
+    co_return std::move(resumed).error().within("resuming the guest");
+  state_ = State::resumed;
+  phase_ = Phase::commit;
+  const auto resume_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - resume_start).count();
+  spdlog::info("session {}: {} resumed here after {} rounds ({} ms to start and resume)",
+               offer_.session, offer_.vm_name, switchover->rounds, resume_ms);
+  if (context_.adopt) context_.adopt(d.vm);
+
+  nlohmann::json report =
+      resumed_document(context_.host, digests, resume_ms,
+                       d.counters.zero_pages + d.counters.normal_pages, d.counters.wire_bytes);
+  if (auto sent = co_await control.send_json(wire::RecordType::resumed, report); !sent) {
+    spdlog::warn("session {}: guest runs here, but RESUMED could not be sent: {}", offer_.session,
+                 sent.error().message());
+    co_return ok();
+  }
+  if (offer_.verify) {
+    const auto status = verification_document(d.vm->verify());
+    (void)co_await control.send_json(wire::RecordType::status, status);
+  }
+  co_return ok();
+}
+
+void DestinationJob::discard() {
+  // Runs after every receiver has finished: nothing writes into the memory freed here.
+  auto& d = *impl_;
+  if (d.vm) {
+    (void)d.vm->stop();
+    d.vm.reset();
+  } else if (d.incoming) {
+    d.incoming->discard();
+  }
+  d.memory.clear();
+  for (const auto& f : d.files) ::unlink(f.path.c_str());
+}
+
+awaitable<void> DestinationJob::run() {
+  auto self = shared_from_this();
+  auto result = co_await run_phases();
+  auto& d = *impl_;
+  if (!result && state_ != State::resumed) {
+    Error error = std::move(result).error().within(phase_name(phase_));
+    spdlog::warn("session {}: migration of {} from {} failed, discarding what was received: {}",
+                 offer_.session, offer_.vm_name, offer_.source_host, error.message());
+    if (d.control->is_open() && !d.abort_sent && error.code() != Errc::peer_abort) {
+      ControlChannel control(*d.control, std::chrono::seconds(1));
+      (void)co_await control.send_abort(error, phase_name(phase_));
+    }
+  }
+  d.switching = true;  // from here a closed stream is expected, not a failure
+  d.control->close();
+  for (auto& r : d.receivers)
+    if (r) r->connection().close();
+  if (d.group) (void)co_await d.group->wait();
+  if (!result && state_ != State::resumed) {
+    discard();
+    state_ = State::aborted;
+    phase_ = Phase::rollback;
+  }
+  phase_ = Phase::done;
+}
+
+}  // namespace ferry

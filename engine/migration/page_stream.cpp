@@ -1,0 +1,192 @@
+#include "engine/migration/page_stream.h"
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "engine/wire/control_records.h"
+#include "engine/wire/data_records.h"
+#include "engine/wire/stream_partition.h"
+#include "engine/wire/zero_page.h"
+
+namespace ferry {
+
+PageStreamSender::PageStreamSender(std::shared_ptr<RecordConnection> connection, uint32_t index,
+                                   uint32_t count, std::vector<SourceRegion> regions,
+                                   StreamCounters& counters, RateLimiter& limiter,
+                                   const std::atomic<bool>& cancelled, StreamTimeouts timeouts)
+    : connection_(std::move(connection)),
+      index_(index),
+      count_(count),
+      regions_(std::move(regions)),
+      counters_(counters),
+      limiter_(limiter),
+      cancelled_(cancelled),
+      timeouts_(timeouts) {}
+
+awaitable<Result<void>> PageStreamSender::flush() {
+  if (builder_.count() == 0) co_return ok();
+  // The builder checksummed each page as it copied it: the record goes out as built.
+  auto record = builder_.record();
+  auto delay = limiter_.delay_for(record.size(), std::chrono::steady_clock::now());
+  if (delay.count() > 0) {
+    asio::steady_timer timer(connection_->executor(), delay);
+    boost::system::error_code ignored;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  }
+  auto written = co_await connection_->write_framed(record, timeouts_.io);
+  if (!written) co_return written;
+  round_pages_ += builder_.count();
+  round_bytes_ += record.size() - wire::kHeaderSize;
+  counters_.wire_bytes += record.size();
+  co_return ok();
+}
+
+awaitable<Result<void>> PageStreamSender::send_round(uint32_t round,
+                                                     const std::vector<PageBitmap>& pages) {
+  round_pages_ = 0;
+  round_bytes_ = 0;
+  for (size_t r = 0; r < regions_.size(); ++r) {
+    const PageBitmap& wanted = pages[r];
+    const MappedRegion& memory = *regions_[r].memory;
+    const uint64_t total = memory.pages();
+    builder_.reset(regions_[r].id);
+    for (uint64_t chunk = index_; chunk * wire::kPagesPerStreamChunk < total; chunk += count_) {
+      if (cancelled_) co_return Error(Errc::cancelled, "cancelled by request");
+      const uint64_t end = std::min(total, (chunk + 1) * wire::kPagesPerStreamChunk);
+      for (uint64_t page = wanted.find_next(chunk * wire::kPagesPerStreamChunk); page < end;
+           page = wanted.find_next(page + 1)) {
+        const std::byte* data = memory.page(page);
+        if (wire::is_zero_page(data)) {
+          builder_.add_zero(page);
+          ++counters_.zero_pages;
+        } else {
+          builder_.add_raw(page, data);
+          ++counters_.normal_pages;
+          counters_.normal_bytes += kPageSize;
+        }
+        if (builder_.count() == wire::kMaxPagesPerRecord) {
+          auto flushed = co_await flush();
+          if (!flushed) co_return flushed;
+          builder_.reset(regions_[r].id);
+        }
+      }
+    }
+    auto flushed = co_await flush();
+    if (!flushed) co_return flushed;
+  }
+
+  wire::Fence fence{round, index_, round_pages_, round_bytes_};
+  auto fence_bytes = wire::encode(fence);
+  auto sent = co_await connection_->write(static_cast<uint16_t>(wire::RecordType::fence),
+                                          fence_bytes, timeouts_.io);
+  if (!sent) co_return sent;
+  counters_.wire_bytes += fence_bytes.size() + wire::kHeaderSize;
+
+  // The destination acknowledges after applying every page: this bounds what is in flight and
+  // makes the round's bandwidth figure honest.
+  auto reply = co_await connection_->read(timeouts_.io);
+  if (!reply) co_return std::move(reply).error();
+  if (reply->type != static_cast<uint16_t>(wire::RecordType::fence_ack))
+    co_return Error(Errc::protocol,
+                    fmt::format("{}: expected FENCE_ACK, got {}", connection_->label(),
+                                wire::record_type_name(reply->type)));
+  auto ack = wire::decode_fence_ack(reply->payload);
+  if (!ack) co_return std::move(ack).error().within(connection_->label());
+  if (ack->round != round || ack->pages != round_pages_)
+    co_return Error(Errc::protocol,
+                    fmt::format("{}: FENCE_ACK for round {} with {} pages, sent round {} with {} "
+                                "pages",
+                                connection_->label(), ack->round, ack->pages, round, round_pages_));
+  co_return ok();
+}
+
+PageStreamReceiver::PageStreamReceiver(std::shared_ptr<RecordConnection> connection, uint32_t index,
+                                       uint32_t count, std::vector<DestinationRegion> regions,
+                                       StreamCounters& counters, StreamTimeouts timeouts)
+    : connection_(std::move(connection)),
+      index_(index),
+      count_(count),
+      regions_(std::move(regions)),
+      counters_(counters),
+      timeouts_(timeouts) {}
+
+Result<void> PageStreamReceiver::apply(std::span<const std::byte> payload) {
+  // Validate the region first so decode_pages can bound page numbers by its size.
+  if (payload.size() < 4) return Error(Errc::corrupt, "PAGES record shorter than its header");
+  uint32_t region_id;
+  std::memcpy(&region_id, payload.data(), sizeof region_id);
+  DestinationRegion* region = nullptr;
+  for (auto& r : regions_)
+    if (r.id == region_id) region = &r;
+  if (!region) return Error(Errc::corrupt, fmt::format("PAGES for unknown region {}", region_id));
+
+  auto view = wire::decode_pages(payload, region->memory->pages());
+  if (!view) return std::move(view).error();
+  for (const auto& entry : *view) {
+    if (wire::stream_for_page(entry.page, count_) != index_)
+      return Error(Errc::protocol,
+                   fmt::format("page {} arrived on stream {}, belongs to stream {}", entry.page,
+                               index_, wire::stream_for_page(entry.page, count_)));
+    std::byte* target = region->memory->page(entry.page);
+    switch (entry.encoding) {
+      case wire::PageEncoding::zero:
+        std::memset(target, 0, kPageSize);
+        ++counters_.zero_pages;
+        break;
+      case wire::PageEncoding::raw:
+        std::memcpy(target, entry.data.data(), kPageSize);
+        ++counters_.normal_pages;
+        counters_.normal_bytes += kPageSize;
+        break;
+      default:
+        return Error(Errc::protocol, fmt::format("page {}: encoding {} was not negotiated",
+                                                 entry.page, static_cast<int>(entry.encoding)));
+    }
+    if (region->hashes) region->hashes->update(entry.page, target);
+  }
+  round_pages_ += view->count;
+  return ok();
+}
+
+awaitable<Result<void>> PageStreamReceiver::run(std::function<void(uint32_t round)> on_fence) {
+  for (;;) {
+    // Between rounds the source may be scanning a large guest: allow more than one I/O timeout.
+    auto record = co_await connection_->read(timeouts_.io * 3);
+    if (!record) co_return std::move(record).error();
+    counters_.wire_bytes += record->payload.size() + wire::kHeaderSize;
+    switch (static_cast<wire::RecordType>(record->type)) {
+      case wire::RecordType::pages: {
+        round_bytes_ += record->payload.size();
+        auto applied = apply(record->payload);
+        if (!applied) co_return std::move(applied).error().within(connection_->label());
+        break;
+      }
+      case wire::RecordType::fence: {
+        auto fence = wire::decode_fence(record->payload);
+        if (!fence) co_return std::move(fence).error().within(connection_->label());
+        if (fence->pages != round_pages_)
+          co_return Error(
+              Errc::protocol,
+              fmt::format("{}: round {}: source sent {} pages, {} arrived", connection_->label(),
+                          fence->round, fence->pages, round_pages_));
+        // Recorded before the ACK leaves: the source may send SWITCHOVER as soon as it has it.
+        if (on_fence) on_fence(fence->round);
+        wire::FenceAck ack{fence->round, index_, round_pages_, round_bytes_};
+        const auto ack_bytes = wire::encode(ack);
+        auto sent = co_await connection_->write(static_cast<uint16_t>(wire::RecordType::fence_ack),
+                                                ack_bytes, timeouts_.io);
+        if (!sent) co_return sent;
+        round_pages_ = 0;
+        round_bytes_ = 0;
+        break;
+      }
+      default:
+        co_return Error(Errc::protocol,
+                        fmt::format("{}: unexpected {} on a data connection", connection_->label(),
+                                    wire::record_type_name(record->type)));
+    }
+  }
+}
+
+}  // namespace ferry

@@ -1,0 +1,101 @@
+// One data connection of a job: the source sends its share of each round's pages in PAGES records
+// and ends the round with FENCE; the destination applies pages in order and answers FENCE_ACK once
+// every page before the fence is in its memory.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "engine/error/error.h"
+#include "engine/memory/mapped_region.h"
+#include "engine/memory/page_bitmap.h"
+#include "engine/migration/memory_digest.h"
+#include "engine/precopy/rate_limiter.h"
+#include "engine/transport/record_connection.h"
+#include "engine/wire/pages.h"
+
+namespace ferry {
+
+// Totals shared by every stream of a job (updated from several threads).
+struct StreamCounters {
+  std::atomic<uint64_t> zero_pages{0};
+  std::atomic<uint64_t> normal_pages{0};
+  std::atomic<uint64_t> normal_bytes{0};  // page data bytes sent/received
+  std::atomic<uint64_t> wire_bytes{0};    // everything on the data connections, headers included
+};
+
+struct SourceRegion {
+  uint32_t id = 0;
+  const MappedRegion* memory = nullptr;
+};
+
+struct StreamTimeouts {
+  std::chrono::milliseconds io{std::chrono::seconds(10)};
+};
+
+class PageStreamSender {
+ public:
+  PageStreamSender(std::shared_ptr<RecordConnection> connection, uint32_t index, uint32_t count,
+                   std::vector<SourceRegion> regions, StreamCounters& counters,
+                   RateLimiter& limiter, const std::atomic<bool>& cancelled,
+                   StreamTimeouts timeouts);
+
+  // Sends this stream's share of `pages` (one bitmap per region, in region order), then FENCE, and
+  // waits for the destination's FENCE_ACK.
+  awaitable<Result<void>> send_round(uint32_t round, const std::vector<PageBitmap>& pages);
+
+  RecordConnection& connection() { return *connection_; }
+
+ private:
+  awaitable<Result<void>> flush();
+
+  std::shared_ptr<RecordConnection> connection_;
+  uint32_t index_;
+  uint32_t count_;
+  std::vector<SourceRegion> regions_;
+  StreamCounters& counters_;
+  RateLimiter& limiter_;
+  const std::atomic<bool>& cancelled_;
+  StreamTimeouts timeouts_;
+  wire::PagesBuilder builder_;
+  uint64_t round_pages_ = 0;
+  uint64_t round_bytes_ = 0;
+};
+
+struct DestinationRegion {
+  uint32_t id = 0;
+  MappedRegion* memory = nullptr;
+  PageHashes* hashes = nullptr;  // null unless the job verifies memory
+};
+
+class PageStreamReceiver {
+ public:
+  PageStreamReceiver(std::shared_ptr<RecordConnection> connection, uint32_t index, uint32_t count,
+                     std::vector<DestinationRegion> regions, StreamCounters& counters,
+                     StreamTimeouts timeouts);
+
+  // Applies records until the connection ends. Returns the error that ended it (a clean close by
+  // the source after switchover also ends it: the caller knows whether that was expected).
+  // `on_fence(round)` runs after a FENCE_ACK was sent.
+  awaitable<Result<void>> run(std::function<void(uint32_t round)> on_fence);
+
+  RecordConnection& connection() { return *connection_; }
+
+ private:
+  Result<void> apply(std::span<const std::byte> payload);
+
+  std::shared_ptr<RecordConnection> connection_;
+  uint32_t index_;
+  uint32_t count_;
+  std::vector<DestinationRegion> regions_;
+  StreamCounters& counters_;
+  StreamTimeouts timeouts_;
+  uint64_t round_pages_ = 0;
+  uint64_t round_bytes_ = 0;
+};
+
+}  // namespace ferry

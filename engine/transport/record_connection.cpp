@@ -1,0 +1,201 @@
+#include "engine/transport/record_connection.h"
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+namespace ferry {
+
+namespace {
+using boost::system::error_code;
+
+Errc errc_for(const error_code& ec) {
+  if (ec == asio::error::timed_out) return Errc::timeout;
+  if (ec == asio::error::eof || ec == asio::error::connection_reset ||
+      ec == asio::error::broken_pipe || ec == asio::error::operation_aborted ||
+      ec == asio::error::bad_descriptor)
+    return Errc::connection_lost;
+  if (ec == asio::error::connection_refused || ec == asio::error::host_unreachable ||
+      ec == asio::error::network_unreachable)
+    return Errc::unreachable;
+  return Errc::io;
+}
+
+std::string describe(const error_code& ec) {
+  if (ec == asio::error::eof) return "connection closed by peer";
+  if (ec == asio::error::timed_out) return "timed out";
+  if (ec == asio::error::operation_aborted) return "connection closed";
+  return ec.message();
+}
+}  // namespace
+
+RecordConnection::RecordConnection(tcp::socket socket, std::string label)
+    : executor_(asio::make_strand(
+          static_cast<asio::io_context&>(socket.get_executor().context()).get_executor())),
+      socket_(executor_),
+      label_(std::move(label)),
+      read_timer_(executor_),
+      write_timer_(executor_) {
+  // Re-home the socket on our strand so its timers and operations never race.
+  error_code ignored;
+  if (socket.is_open()) {
+    auto protocol = socket.local_endpoint(ignored).protocol();
+    socket_.assign(protocol, socket.release(ignored), ignored);
+  }
+  socket_.set_option(tcp::no_delay(true), ignored);
+}
+
+RecordConnection::~RecordConnection() = default;
+
+void RecordConnection::close() {
+  asio::dispatch(executor_, [self = shared_from_this()] {
+    error_code ignored;
+    self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    self->socket_.close(ignored);
+    self->read_timer_.cancel();
+    self->write_timer_.cancel();
+  });
+}
+
+Error RecordConnection::io_error(std::string_view what, const error_code& ec) const {
+  return Error(errc_for(ec), fmt::format("{}: {}: {}", label_, what, describe(ec)));
+}
+
+template <typename Start>
+awaitable<error_code> RecordConnection::with_deadline(asio::steady_timer& timer,
+                                                      std::chrono::milliseconds timeout,
+                                                      Start start) {
+  auto expired = std::make_shared<bool>(false);
+  timer.expires_after(timeout);
+  // The handler may run after this frame is gone (operation_aborted): it touches only `expired`
+  // and, when the deadline really passed, the socket that still exists then.
+  timer.async_wait([this, expired](const error_code& ec) {
+    if (ec) return;
+    *expired = true;
+    error_code ignored;
+    socket_.cancel(ignored);
+  });
+  error_code ec;
+  co_await start(asio::redirect_error(asio::use_awaitable, ec));
+  timer.cancel();
+  if (*expired) ec = asio::error::timed_out;
+  co_return ec;
+}
+
+awaitable<Result<Record>> RecordConnection::read(std::chrono::milliseconds timeout) {
+  for (;;) {
+    std::array<std::byte, wire::kHeaderSize> header_bytes;
+    error_code ec = co_await with_deadline(read_timer_, timeout, [&](auto token) {
+      return asio::async_read(socket_, asio::buffer(header_bytes), token);
+    });
+    if (ec) co_return io_error("reading record header", ec);
+    auto header = wire::decode_header(header_bytes, limits_);
+    if (!header) co_return std::move(header).error().within(label_);
+    read_buffer_.resize(header->length);
+    if (header->length > 0) {
+      ec = co_await with_deadline(read_timer_, timeout, [&](auto token) {
+        return asio::async_read(socket_, asio::buffer(read_buffer_), token);
+      });
+      if (ec)
+        co_return io_error(fmt::format("reading {} payload ({} bytes)",
+                                       wire::record_type_name(header->type), header->length),
+                           ec);
+    }
+    bytes_read_ += wire::kHeaderSize + header->length;
+    if (auto crc = wire::verify_crc(*header, read_buffer_); !crc)
+      co_return std::move(crc).error().within(label_);
+    if (wire::is_optional_type(header->type) && !wire::is_known_type(header->type)) continue;
+    co_return Record{header->type, std::span<const std::byte>(read_buffer_)};
+  }
+}
+
+awaitable<Result<void>> RecordConnection::write(uint16_t type, std::span<const std::byte> payload,
+                                                std::chrono::milliseconds timeout) {
+  // A coroutine, not a forwarding function: `pieces` must live in this frame while we wait.
+  const std::array<std::span<const std::byte>, 1> pieces{payload};
+  co_return co_await write_pieces(type, pieces, timeout);
+}
+
+awaitable<Result<void>> RecordConnection::write_pieces(
+    uint16_t type, std::span<const std::span<const std::byte>> pieces,
+    std::chrono::milliseconds timeout) {
+  std::array<asio::const_buffer, 9> buffers;
+  if (pieces.size() > buffers.size() - 1)
+    co_return Error(Errc::internal, "record written in too many pieces");
+  const size_t n = pieces.size();
+  size_t length = 0;
+  for (auto piece : pieces) length += piece.size();
+  auto header = wire::encode_header(type, 0, pieces);
+  buffers[0] = asio::buffer(header);
+  for (size_t i = 0; i < n; ++i) buffers[i + 1] = asio::buffer(pieces[i].data(), pieces[i].size());
+  error_code ec = co_await with_deadline(write_timer_, timeout, [&](auto token) {
+    return asio::async_write(socket_, std::span(buffers.data(), n + 1), token);
+  });
+  if (ec)
+    co_return io_error(fmt::format("writing {} ({} bytes)", wire::record_type_name(type), length),
+                       ec);
+  bytes_written_ += wire::kHeaderSize + length;
+  co_return ok();
+}
+
+awaitable<Result<void>> RecordConnection::write_framed(std::span<const std::byte> record,
+                                                       std::chrono::milliseconds timeout) {
+  error_code ec = co_await with_deadline(write_timer_, timeout, [&](auto token) {
+    return asio::async_write(socket_, asio::buffer(record.data(), record.size()), token);
+  });
+  if (ec) co_return io_error(fmt::format("writing a {}-byte record", record.size()), ec);
+  bytes_written_ += record.size();
+  co_return ok();
+}
+
+Result<std::pair<std::string, uint16_t>> parse_host_port(std::string_view text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size())
+    return Error(Errc::invalid_argument,
+                 fmt::format("'{}' is not HOST:PORT (e.g. 10.0.0.2:7460)", text));
+  std::string_view host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  unsigned port = 0;
+  auto port_text = text.substr(colon + 1);
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535)
+    return Error(Errc::invalid_argument, fmt::format("'{}': bad port '{}'", text, port_text));
+  return std::pair<std::string, uint16_t>{std::string(host), static_cast<uint16_t>(port)};
+}
+
+awaitable<Result<tcp::socket>> connect_to(std::string_view host_port,
+                                          std::chrono::milliseconds timeout) {
+  auto parsed = parse_host_port(host_port);
+  if (!parsed) co_return std::move(parsed).error();
+  auto executor = co_await asio::this_coro::executor;
+  tcp::resolver resolver(executor);
+  error_code ec;
+  const std::string service = std::to_string(parsed->second);
+  auto endpoints = co_await resolver.async_resolve(parsed->first, service,
+                                                   asio::redirect_error(asio::use_awaitable, ec));
+  if (ec)
+    co_return Error(Errc::unreachable, fmt::format("resolving {}: {}", host_port, ec.message()));
+  // Shared with the timer's handler, which may run after this frame has returned.
+  auto socket = std::make_shared<tcp::socket>(executor);
+  asio::steady_timer timer(executor);
+  auto expired = std::make_shared<bool>(false);
+  timer.expires_after(timeout);
+  timer.async_wait([socket, expired](const error_code& e) {
+    if (e) return;
+    *expired = true;
+    error_code ignored;
+    socket->close(ignored);
+  });
+  co_await asio::async_connect(*socket, endpoints, asio::redirect_error(asio::use_awaitable, ec));
+  timer.cancel();
+  if (*expired)
+    co_return Error(Errc::timeout, fmt::format("connecting to {}: no answer within {} ms",
+                                               host_port, timeout.count()));
+  if (ec)
+    co_return Error(errc_for(ec) == Errc::io ? Errc::unreachable : errc_for(ec),
+                    fmt::format("connecting to {}: {}", host_port, ec.message()));
+  co_return std::move(*socket);
+}
+
+}  // namespace ferry

@@ -1,0 +1,82 @@
+// A TCP connection that carries ferry records (engine/wire framing), with a deadline on every
+// read and write. Reads and writes may run at the same time from different coroutines as long as
+// all of them run on the connection's executor (a strand): see executor().
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/error/error.h"
+#include "engine/transport/asio.h"
+#include "engine/wire/record.h"
+
+namespace ferry {
+
+struct Record {
+  uint16_t type = 0;
+  std::span<const std::byte> payload;  // valid until the next read()
+};
+
+// Always owned through a shared_ptr: close() may run later on the connection's strand and keeps
+// the object alive until then.
+class RecordConnection : public std::enable_shared_from_this<RecordConnection> {
+ public:
+  using Executor = asio::strand<asio::io_context::executor_type>;
+
+  RecordConnection(tcp::socket socket, std::string label);
+  ~RecordConnection();
+
+  // Reads the next record, verifying its checksum; optional record types we do not know are
+  // skipped.
+  awaitable<Result<Record>> read(std::chrono::milliseconds timeout);
+  // Writes one record whose payload is the concatenation of `pieces` (scatter/gather, no copy).
+  // The pieces must stay valid until the returned awaitable completes.
+  awaitable<Result<void>> write_pieces(uint16_t type,
+                                       std::span<const std::span<const std::byte>> pieces,
+                                       std::chrono::milliseconds timeout);
+  awaitable<Result<void>> write(uint16_t type, std::span<const std::byte> payload,
+                                std::chrono::milliseconds timeout);
+
+  // Writes a record that is already framed (header included), e.g. wire::PagesBuilder::record().
+  awaitable<Result<void>> write_framed(std::span<const std::byte> record,
+                                       std::chrono::milliseconds timeout);
+
+  // Cancels pending operations and closes the socket; safe to call from any thread.
+  void close();
+  bool is_open() const { return socket_.is_open(); }
+
+  const Executor& executor() const { return executor_; }
+  const std::string& label() const { return label_; }  // "control to 10.0.0.2:7460", for errors
+  uint64_t bytes_written() const { return bytes_written_; }
+  uint64_t bytes_read() const { return bytes_read_; }
+
+ private:
+  template <typename Start>
+  awaitable<boost::system::error_code> with_deadline(asio::steady_timer& timer,
+                                                     std::chrono::milliseconds timeout,
+                                                     Start start);
+  Error io_error(std::string_view what, const boost::system::error_code& ec) const;
+
+  Executor executor_;
+  tcp::socket socket_;
+  std::string label_;
+  asio::steady_timer read_timer_;
+  asio::steady_timer write_timer_;
+  wire::Limits limits_;
+  std::vector<std::byte> read_buffer_;
+  uint64_t bytes_written_ = 0;
+  uint64_t bytes_read_ = 0;
+};
+
+// Parses "HOST:PORT" ("127.0.0.1:7460", "[::1]:7460", "localhost:7460").
+Result<std::pair<std::string, uint16_t>> parse_host_port(std::string_view text);
+
+// Connects to "HOST:PORT" within `timeout`; Errc::unreachable / Errc::timeout name the address.
+awaitable<Result<tcp::socket>> connect_to(std::string_view host_port,
+                                          std::chrono::milliseconds timeout);
+
+}  // namespace ferry
