@@ -60,6 +60,8 @@ class Agent:
     def start(self, port=0):
         cmd = [FERRY, "agent", "--listen", f"{self.address}:{port}", "--state-dir", self.state_dir,
                "--host-name", self.name, "--ram-dir", self.ram_dir, *self.extra]
+        if os.environ.get("FERRY_AGENT_WRAP"):
+            cmd = os.environ["FERRY_AGENT_WRAP"].split() + cmd
         if self.netns:
             cmd = ["ip", "netns", "exec", self.netns] + cmd
         self.logfile = open(os.path.join(self.state_dir, "agent.log"), "ab")
@@ -67,7 +69,7 @@ class Agent:
         if os.path.exists(info):
             os.unlink(info)
         self.proc = subprocess.Popen(cmd, stdout=self.logfile, stderr=subprocess.STDOUT)
-        deadline = time.time() + 10
+        deadline = time.time() + (90 if os.environ.get("FERRY_AGENT_WRAP") else 10)
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"agent {self.name} exited with {self.proc.returncode}: {self.log_tail()}")
@@ -250,7 +252,8 @@ class Topology:
         for m in self.mounts:
             subprocess.run(["umount", m], capture_output=True)
             os.rmdir(m)
-        subprocess.run(["rm", "-rf", self.workdir])
+        if not os.environ.get("FERRY_KEEP_WORKDIR"):
+            subprocess.run(["rm", "-rf", self.workdir])
         return False
 
 

@@ -175,7 +175,11 @@ class Connection {
       parser.body_limit(HttpApiServer::kMaxBodyBytes);
       error_code ec = co_await read_request(parser);
       if (ec) {
-        if (is_http_parse_error(ec)) co_await write_json(parse_error_response(ec), 11, false);
+        if (is_http_parse_error(ec)) {
+          // Built apart from the co_await: g++ 12 mishandles non-trivial temporaries there.
+          const ApiResponse response = parse_error_response(ec);
+          co_await write_json(response, 11, false);
+        }
         co_return;
       }
       if (state_->stopped) co_return;
