@@ -240,6 +240,21 @@ class Topology:
                 agent.stop()
             except Exception as e:  # keep cleaning up
                 log(f"stopping {agent.name}: {e}")
+        # Guests of an agent that crashed outlive it: stop every process that names our directories.
+        mine = [self.workdir] + [a.ram_dir for a in self.agents]
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmdline = f.read().decode(errors="replace")
+            except OSError:
+                continue
+            if any(d in cmdline for d in mine):
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except OSError:
+                    pass
         for p in self.processes:
             if p.poll() is None:
                 p.kill()
