@@ -226,7 +226,10 @@ awaitable<Result<void>> SourceJob::run_phases() {
     const auto begin = wire::encode(wire::RoundBegin{round});
     if (auto begun = co_await control.send(wire::RecordType::round_begin, begin); !begun)
       co_return begun;
-    TaskGroup group(co_await asio::this_coro::executor, [&](const Error&) {
+    // The executor first, in a statement of its own: a co_await that shares a full-expression with
+    // a lambda temporary is miscompiled by g++ 12 (the temporary is destroyed twice).
+    const auto executor = co_await asio::this_coro::executor;
+    TaskGroup group(executor, [&](const Error&) {
       // The control connection stays open: the destination may say there why it gave up.
       d.close_streams();
     });
@@ -357,7 +360,8 @@ awaitable<Result<bool>> SourceJob::ask_destination_outcome() {
       }
       connection->close();
     }
-    asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::seconds(1));
+    const auto executor = co_await asio::this_coro::executor;
+    asio::steady_timer timer(executor, std::chrono::seconds(1));
     boost::system::error_code ignored;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
   }
@@ -409,18 +413,19 @@ awaitable<MigrationOutcome> SourceJob::run() {
   auto self = shared_from_this();  // keeps the job alive for the progress ticker
   auto finished = std::make_shared<std::atomic<bool>>(false);
   // Progress at least every second, so a caller never watches a silent job.
-  asio::co_spawn(
-      co_await asio::this_coro::executor,
-      [self, finished]() -> awaitable<void> {
-        asio::steady_timer timer(co_await asio::this_coro::executor);
-        while (!*finished) {
-          timer.expires_after(std::chrono::seconds(1));
-          boost::system::error_code ignored;
-          co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-          if (!*finished) self->publish();
-        }
-      },
-      asio::detached);
+  // The executor is awaited apart from the lambda: g++ 12 miscompiles a co_await sharing a
+  // full-expression with a lambda temporary, and would release its shared_ptrs twice.
+  const auto job_executor = co_await asio::this_coro::executor;
+  auto ticker = [self, finished]() -> awaitable<void> {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    while (!*finished) {
+      timer.expires_after(std::chrono::seconds(1));
+      boost::system::error_code ignored;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      if (!*finished) self->publish();
+    }
+  };
+  asio::co_spawn(job_executor, std::move(ticker), asio::detached);
 
   MigrationOutcome outcome;
   auto result = co_await run_phases();
