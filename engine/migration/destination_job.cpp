@@ -229,8 +229,7 @@ awaitable<Result<void>> DestinationJob::run_phases() {
         auto ping = wire::decode_ping(record->payload);
         if (!ping) co_return std::move(ping).error();
         const auto pong = wire::encode(wire::Pong{ping->nonce});
-        if (auto sent = co_await control.send(wire::RecordType::pong, pong); !sent)
-          co_return sent;
+        if (auto sent = co_await control.send(wire::RecordType::pong, pong); !sent) co_return sent;
         break;
       }
       default:
