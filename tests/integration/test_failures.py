@@ -26,6 +26,7 @@ with topology as t:
     if scenario == "no-space":
         # Restart B with its RAM directory on a 64 MiB tmpfs.
         t.b.stop()
+        os.rmdir(t.b.ram_dir)  # the empty directory the topology made; the tmpfs replaces it
         t.b.ram_dir = t.tmpfs("64m")
         t.b.start()
     t.a.start_sim("db-1", 256 * MiB, 20, pattern="hot")
