@@ -116,11 +116,20 @@ Result<void> Agent::start() {
                                                config_.host_name));
     return ok();
   };
-  context.prepare_incoming = [this](const Offer& offer, const std::vector<RamRegionInfo>& files) {
-    return launcher_.prepare_incoming(offer, files);
+  context.prepare_resources = [this](const Offer& offer) -> Result<std::shared_ptr<ResourceSet>> {
+    auto set = new_resource_set();
+    auto specs = set->parse(nlohmann::json{{"resources", offer.resources}});
+    if (!specs) return std::move(specs).error().within("OFFER");
+    if (auto prepared = set->prepare(*specs, offer.resource_facts); !prepared)
+      return std::move(prepared).error();
+    return set;
   };
-  context.adopt = [this](std::shared_ptr<Vm> vm) {
-    if (auto added = vms_.add(vm); !added)
+  context.prepare_incoming = [this](const Offer& offer, const std::vector<RamRegionInfo>& files,
+                                    const nlohmann::json& attachments) {
+    return launcher_.prepare_incoming(offer, files, attachments);
+  };
+  context.adopt = [this](std::shared_ptr<Vm> vm, std::shared_ptr<ResourceSet> resources) {
+    if (auto added = vms_.add(vm, std::move(resources)); !added)
       spdlog::error("adopting migrated VM: {}", added.error().message());
   };
   peers_ = std::make_unique<PeerListener>(io_, config_, context);
@@ -163,11 +172,18 @@ void Agent::run_until_signal() {
   stop();
 }
 
+std::shared_ptr<ResourceSet> Agent::new_resource_set() const {
+  return std::make_shared<ResourceSet>(
+      config_.resource_drivers,
+      ResourceContext{config_.host_name, config_.host_resources, config_.resource_timeout});
+}
+
 void Agent::shutdown_guests() {
   for (auto& vm : vms_.all()) {
     spdlog::info("stopping guest {}", vm->name());
     if (auto stopped = vm->stop(); !stopped)
       spdlog::warn("stopping {}: {}", vm->name(), stopped.error().message());
+    if (auto resources = vms_.resources_of(vm->name())) resources->release();
     vms_.remove(vm->name());
   }
 }
@@ -205,6 +221,8 @@ ApiResponse Agent::list_vms() const {
   for (const auto& vm : vms_.all()) {
     auto d = vm->describe();
     d["migrating"] = vms_.migrating(vm->name());
+    auto resources = vms_.resources_of(vm->name());
+    d["resources"] = resources ? resources->to_json() : nlohmann::json::array();
     list.push_back(d);
   }
   return {200, {{"vms", list}}};
@@ -219,13 +237,31 @@ ApiResponse Agent::start_vm(const nlohmann::json& body) {
   if (vms_.contains(name))
     return error_response(
         Error(Errc::invalid_argument, fmt::format("a VM named '{}' already runs here", name)));
-  auto vm = launcher_.start(kind, body["spec"]);
-  if (!vm) return error_response(vm.error());
-  if (auto added = vms_.add(*vm); !added) {
+  // The guest's disks and NICs are attached and owned here before it starts; the launcher gets
+  // the description without them (they are this host's business, not the guest's).
+  nlohmann::json spec = body["spec"];
+  auto resources = new_resource_set();
+  auto specs = resources->parse(spec);
+  if (!specs) return error_response(specs.error());
+  spec.erase("resources");
+  if (auto prepared = resources->prepare(*specs, nullptr); !prepared)
+    return error_response(prepared.error());
+  if (auto activated = resources->activate(); !activated) {
+    resources->rollback();
+    return error_response(activated.error());
+  }
+  auto vm = launcher_.start(kind, spec, resources->attachments());
+  if (!vm) {
+    resources->rollback();
+    return error_response(vm.error());
+  }
+  if (auto added = vms_.add(*vm, resources); !added) {
     (void)(*vm)->stop();
+    resources->rollback();
     return error_response(added.error());
   }
   auto d = (*vm)->describe();
+  d["resources"] = resources->to_json();
   return {201, d};
 }
 
@@ -236,6 +272,8 @@ ApiResponse Agent::vm_action(const std::string& name, const std::string& method,
   if (method == "GET" && action.empty()) {
     auto d = vm->describe();
     d["migrating"] = vms_.migrating(name);
+    auto resources = vms_.resources_of(name);
+    d["resources"] = resources ? resources->to_json() : nlohmann::json::array();
     return {200, d};
   }
   if (method == "DELETE" && action.empty()) {
@@ -243,6 +281,7 @@ ApiResponse Agent::vm_action(const std::string& name, const std::string& method,
       return error_response(
           Error(Errc::invalid_argument, fmt::format("VM '{}' is being migrated", name)));
     auto stopped = vm->stop();
+    if (auto resources = vms_.resources_of(name); resources && stopped) resources->release();
     vms_.remove(name);
     if (!stopped) return error_response(stopped.error());
     return {200, {{"stopped", name}}};
@@ -276,6 +315,7 @@ ApiResponse Agent::start_migration(const nlohmann::json& body) {
   request.streams = body.value("streams", 2u);
   request.verify = body.value("verify", false);
   request.protocol_version = config_.protocol_version;
+  request.resources = vms_.resources_of(name);
   if (request.streams < 1 || request.streams > 64)
     return error_response(Error(Errc::invalid_argument, "streams must be 1..64"));
   if (body.contains("settings")) {

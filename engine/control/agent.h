@@ -47,6 +47,8 @@ class Agent final : public ApiHandler {
                                const std::string& action, const nlohmann::json& body);
   ApiResponse error_response(const Error& error) const;
   void shutdown_guests();
+  // An empty set bound to this host's drivers and mappings.
+  std::shared_ptr<ResourceSet> new_resource_set() const;
 
   AgentConfig config_;
   asio::io_context io_;

@@ -3,7 +3,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/resources/resource_registry.h"
 
 namespace ferry {
 
@@ -16,6 +21,11 @@ struct AgentConfig {
   std::chrono::milliseconds io_timeout{std::chrono::seconds(10)};
   uint16_t protocol_version =
       0;  // 0 = every version we speak; tests force one to provoke a mismatch
+  // The resource drivers this program links, and this host's mappings for them (the "resources"
+  // section of the host configuration, keyed by driver name).
+  std::shared_ptr<const ResourceRegistry> resource_drivers;
+  nlohmann::json host_resources = nlohmann::json::object();
+  std::chrono::milliseconds resource_timeout{std::chrono::seconds(20)};
 };
 
 }  // namespace ferry

@@ -10,6 +10,7 @@
 
 #include "engine/agent/uffd_handoff.h"
 #include "engine/vm/qemu/incoming_qemu_vm.h"
+#include "engine/vm/qemu/qemu_attachments.h"
 #include "engine/vm/qemu/qemu_vm.h"
 #include "engine/vm/sim/sim_vm.h"
 
@@ -70,8 +71,9 @@ Result<std::string> VmLauncher::make_run_dir(const std::string& name) const {
 }
 
 Result<std::shared_ptr<Vm>> VmLauncher::start(std::string_view kind,
-                                              const nlohmann::json& spec_json) const {
-  if (kind == "qemu") return start_qemu(spec_json);
+                                              const nlohmann::json& spec_json,
+                                              const nlohmann::json& attachments) const {
+  if (kind == "qemu") return start_qemu(spec_json, attachments);
   if (kind != "sim")
     return Error(Errc::invalid_argument,
                  fmt::format("unknown VM kind '{}' (known: sim, qemu)", kind));
@@ -88,7 +90,8 @@ Result<std::shared_ptr<Vm>> VmLauncher::start(std::string_view kind,
   return std::shared_ptr<Vm>(std::move(*vm));
 }
 
-Result<std::shared_ptr<Vm>> VmLauncher::start_qemu(const nlohmann::json& spec_json) const {
+Result<std::shared_ptr<Vm>> VmLauncher::start_qemu(const nlohmann::json& spec_json,
+                                                   const nlohmann::json& attachments) const {
   if (!supports("qemu"))
     return Error(Errc::not_found, fmt::format("cannot start a QEMU VM: {} is not in PATH",
                                               QemuLaunch{}.qemu_binary));
@@ -100,6 +103,9 @@ Result<std::shared_ptr<Vm>> VmLauncher::start_qemu(const nlohmann::json& spec_js
   std::random_device random;
   auto launch = qemu_launch(
       *run_dir, fmt::format("{}/ferry-{}-{:08x}.ram", config_.ram_dir, spec->name, random()));
+  auto devices = qemu_device_args(attachments);
+  if (!devices) return std::move(devices).error();
+  launch.device_args = std::move(devices).value();
   auto vm = QemuVm::launch(*spec, launch);
   if (!vm) return std::move(vm).error();
   return std::shared_ptr<Vm>(std::move(*vm));
@@ -136,8 +142,10 @@ class IncomingSimVm final : public IncomingVm {
 }  // namespace
 
 Result<std::unique_ptr<IncomingVm>> VmLauncher::prepare_incoming(
-    const Offer& offer, const std::vector<RamRegionInfo>& files) const {
-  if (offer.vm_kind == "qemu" && supports("qemu")) return prepare_incoming_qemu(offer, files);
+    const Offer& offer, const std::vector<RamRegionInfo>& files,
+    const nlohmann::json& attachments) const {
+  if (offer.vm_kind == "qemu" && supports("qemu"))
+    return prepare_incoming_qemu(offer, files, attachments);
   if (offer.vm_kind != "sim")
     return Error(Errc::rejected,
                  fmt::format("this host cannot run VMs of kind '{}'", offer.vm_kind));
@@ -153,7 +161,8 @@ Result<std::unique_ptr<IncomingVm>> VmLauncher::prepare_incoming(
 }
 
 Result<std::unique_ptr<IncomingVm>> VmLauncher::prepare_incoming_qemu(
-    const Offer& offer, const std::vector<RamRegionInfo>& files) const {
+    const Offer& offer, const std::vector<RamRegionInfo>& files,
+    const nlohmann::json& attachments) const {
   auto spec = QemuVmSpec::from_json(offer.vm_spec);
   if (!spec) return std::move(spec).error().within("OFFER");
   if (auto absolute = require_absolute_kernel(*spec); !absolute)
@@ -168,7 +177,11 @@ Result<std::unique_ptr<IncomingVm>> VmLauncher::prepare_incoming_qemu(
                              spec->memory_bytes, files.size(), files.empty() ? 0 : files[0].size));
   auto run_dir = make_run_dir(spec->name);
   if (!run_dir) return std::move(run_dir).error();
-  auto incoming = IncomingQemuVm::launch(*spec, qemu_launch(*run_dir, files[0].path));
+  auto launch = qemu_launch(*run_dir, files[0].path);
+  auto devices = qemu_device_args(attachments);
+  if (!devices) return std::move(devices).error();
+  launch.device_args = std::move(devices).value();
+  auto incoming = IncomingQemuVm::launch(*spec, launch);
   if (!incoming) return std::move(incoming).error();
   return std::unique_ptr<IncomingVm>(std::move(incoming).value());
 }

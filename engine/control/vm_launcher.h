@@ -24,18 +24,24 @@ class VmLauncher {
   // `kind` "sim": spec is a SimSpec document. "qemu": a QemuVmSpec document (its kernel an
   // absolute path); QEMU runs with its RAM file in ram_dir, ferry's preload library for dirty
   // tracking, and the accelerator chosen for this host.
-  Result<std::shared_ptr<Vm>> start(std::string_view kind, const nlohmann::json& spec) const;
+  // `attachments`: this host's access to the guest's resources ({"<id>": attach}, see
+  // engine/vm/qemu/qemu_attachments.h).
+  Result<std::shared_ptr<Vm>> start(std::string_view kind, const nlohmann::json& spec,
+                                    const nlohmann::json& attachments = {}) const;
   // The guest of an incoming migration, which will run on `files` once they are filled. A QEMU
   // guest starts here and now, paused, waiting for its device state.
   Result<std::unique_ptr<IncomingVm>> prepare_incoming(
-      const Offer& offer, const std::vector<RamRegionInfo>& files) const;
+      const Offer& offer, const std::vector<RamRegionInfo>& files,
+      const nlohmann::json& attachments = {}) const;
 
   Result<std::string> make_run_dir(const std::string& name) const;
 
  private:
-  Result<std::shared_ptr<Vm>> start_qemu(const nlohmann::json& spec) const;
+  Result<std::shared_ptr<Vm>> start_qemu(const nlohmann::json& spec,
+                                         const nlohmann::json& attachments) const;
   Result<std::unique_ptr<IncomingVm>> prepare_incoming_qemu(
-      const Offer& offer, const std::vector<RamRegionInfo>& files) const;
+      const Offer& offer, const std::vector<RamRegionInfo>& files,
+      const nlohmann::json& attachments) const;
 
   AgentConfig config_;
 };

@@ -4,13 +4,20 @@
 
 namespace ferry {
 
-Result<void> VmRegistry::add(std::shared_ptr<Vm> vm) {
+Result<void> VmRegistry::add(std::shared_ptr<Vm> vm, std::shared_ptr<ResourceSet> resources) {
   std::lock_guard lock(mutex_);
   const std::string name = vm->name();
   if (vms_.count(name))
     return Error(Errc::invalid_argument, fmt::format("a VM named '{}' already runs here", name));
   vms_.emplace(name, std::move(vm));
+  if (resources) resources_[name] = std::move(resources);
   return ok();
+}
+
+std::shared_ptr<ResourceSet> VmRegistry::resources_of(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  auto it = resources_.find(name);
+  return it == resources_.end() ? nullptr : it->second;
 }
 
 std::shared_ptr<Vm> VmRegistry::find(const std::string& name) const {
@@ -26,6 +33,7 @@ std::shared_ptr<Vm> VmRegistry::remove(const std::string& name) {
   auto vm = std::move(it->second);
   vms_.erase(it);
   migrating_.erase(name);
+  resources_.erase(name);
   return vm;
 }
 

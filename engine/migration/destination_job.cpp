@@ -65,6 +65,7 @@ struct DestinationJob::Impl {
   std::vector<std::byte> device_state;
   uint64_t device_state_total = 0;
   std::unique_ptr<IncomingVm> incoming;
+  std::shared_ptr<ResourceSet> resources;
   std::shared_ptr<Vm> vm;
   Clock::time_point start = Clock::now();
   uint32_t round = 0;
@@ -156,6 +157,20 @@ awaitable<Result<void>> DestinationJob::run_phases() {
       co_return std::move(admitted).error();
     }
   }
+  if (!offer_.resources.empty()) {
+    // A wrong mapping is refused here, before the source's guest is touched.
+    Result<std::shared_ptr<ResourceSet>> resources =
+        context_.prepare_resources
+            ? context_.prepare_resources(offer_)
+            : Result<std::shared_ptr<ResourceSet>>(Error(
+                  Errc::rejected, fmt::format("host {} has no resource drivers", context_.host)));
+    if (!resources) {
+      Error error = std::move(resources).error();
+      co_await control.send_reject(error);
+      co_return error;
+    }
+    d.resources = std::move(resources).value();
+  }
   for (const auto& region : offer_.regions) {
     // "ferry-in-" marks memory still arriving: an agent that restarts removes such files.
     RamRegionInfo file{region.id, region.name,
@@ -174,7 +189,9 @@ awaitable<Result<void>> DestinationJob::run_phases() {
     d.memory.push_back(std::move(*created));
     if (offer_.verify) d.hashes.push_back(std::make_unique<PageHashes>(d.memory.back().pages()));
   }
-  auto incoming = context_.prepare_incoming(offer_, d.files);
+  const nlohmann::json attachments =
+      d.resources ? d.resources->attachments() : nlohmann::json::object();
+  auto incoming = context_.prepare_incoming(offer_, d.files, attachments);
   if (!incoming) {
     Error error = std::move(incoming).error().within(
         fmt::format("preparing {} on {}", offer_.vm_name, context_.host));
@@ -273,6 +290,11 @@ awaitable<Result<void>> DestinationJob::run_phases() {
   }
 
   const auto resume_start = Clock::now();
+  if (d.resources) {
+    // The source gave its disks and ports up before SWITCHOVER: take them.
+    if (auto taken = d.resources->activate(); !taken)
+      co_return std::move(taken).error().within("taking over the resources");
+  }
   auto vm = d.incoming->finish(std::move(d.device_state), d.files);
   if (!vm) co_return std::move(vm).error().within("starting the guest");
   d.vm = *vm;
@@ -284,7 +306,7 @@ awaitable<Result<void>> DestinationJob::run_phases() {
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - resume_start).count();
   spdlog::info("session {}: {} resumed here after {} rounds ({} ms to start and resume)",
                offer_.session, offer_.vm_name, switchover->rounds, resume_ms);
-  if (context_.adopt) context_.adopt(d.vm);
+  if (context_.adopt) context_.adopt(d.vm, d.resources);
 
   nlohmann::json report =
       resumed_document(context_.host, digests, resume_ms,
@@ -312,6 +334,8 @@ void DestinationJob::discard() {
   }
   d.memory.clear();
   for (const auto& f : d.files) ::unlink(f.path.c_str());
+  // After the guest is gone: it must not do I/O on a disk whose ownership we give back.
+  if (d.resources) d.resources->rollback();
 }
 
 awaitable<void> DestinationJob::run() {

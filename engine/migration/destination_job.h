@@ -18,6 +18,7 @@
 #include "engine/error/error.h"
 #include "engine/migration/offer.h"
 #include "engine/migration/phase.h"
+#include "engine/resources/resource_set.h"
 #include "engine/transport/record_connection.h"
 #include "engine/vm/vm.h"
 
@@ -32,12 +33,16 @@ struct DestinationContext {
   std::chrono::milliseconds io_timeout{std::chrono::seconds(10)};
   // Refuses an OFFER this host cannot take (name taken, kind unknown, not enough memory).
   std::function<Result<void>(const Offer&)> admit;
-  // Prepares the guest that will run on the RAM files being received (before any page arrives).
-  std::function<Result<std::unique_ptr<IncomingVm>>(const Offer&,
-                                                    const std::vector<RamRegionInfo>&)>
+  // Maps the OFFER's resources to this host's access (ResourceSet::prepare with the source's
+  // facts) before any memory is allocated; unset: a VM with resources is refused.
+  std::function<Result<std::shared_ptr<ResourceSet>>(const Offer&)> prepare_resources;
+  // Prepares the guest that will run on the RAM files being received (before any page arrives),
+  // using the resources' attachments ({"<id>": attach}).
+  std::function<Result<std::unique_ptr<IncomingVm>>(const Offer&, const std::vector<RamRegionInfo>&,
+                                                    const nlohmann::json& attachments)>
       prepare_incoming;
-  // Takes over a guest that now runs here.
-  std::function<void(std::shared_ptr<Vm>)> adopt;
+  // Takes over a guest that now runs here, with its resources (active).
+  std::function<void(std::shared_ptr<Vm>, std::shared_ptr<ResourceSet>)> adopt;
 };
 
 class DestinationJob : public std::enable_shared_from_this<DestinationJob> {

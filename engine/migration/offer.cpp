@@ -12,10 +12,13 @@ nlohmann::json Offer::to_json() const {
   nlohmann::json regions_json = nlohmann::json::array();
   for (const auto& r : regions)
     regions_json.push_back({{"id", r.id}, {"name", r.name}, {"size", r.size}});
-  return {
-      {"session", session},      {"vm", {{"name", vm_name}, {"kind", vm_kind}, {"spec", vm_spec}}},
-      {"regions", regions_json}, {"streams", streams},
-      {"verify", verify},        {"source-host", source_host}};
+  return {{"session", session},
+          {"vm", {{"name", vm_name}, {"kind", vm_kind}, {"spec", vm_spec}}},
+          {"regions", regions_json},
+          {"streams", streams},
+          {"verify", verify},
+          {"source-host", source_host},
+          {"resources", {{"specs", resources}, {"facts", resource_facts}}}};
 }
 
 Result<Offer> Offer::from_json(const nlohmann::json& json) {
@@ -40,6 +43,13 @@ Result<Offer> Offer::from_json(const nlohmann::json& json) {
       return Error(Errc::protocol, fmt::format("OFFER: {} streams (1..64 allowed)", offer.streams));
     offer.verify = json.value("verify", false);
     offer.source_host = json.value("source-host", "");
+    if (json.contains("resources")) {
+      const auto& resources = json.at("resources");
+      offer.resources = resources.at("specs");
+      offer.resource_facts = resources.at("facts");
+      if (!offer.resources.is_array() || !offer.resource_facts.is_object())
+        return Error(Errc::protocol, "OFFER: resources must hold a specs array and a facts object");
+    }
     if (offer.session.empty() || offer.vm_name.empty() || offer.regions.empty())
       return Error(Errc::protocol, "OFFER: session, vm name and regions are required");
     return offer;

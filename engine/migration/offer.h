@@ -27,6 +27,10 @@ struct Offer {
   bool verify =
       false;  // destination keeps per-page hashes and the guest checks itself after resume
   std::string source_host;
+  // The VM's resources (ResourceSpec::params of each) and what the source saw of each
+  // ({"<id>": facts}); the destination maps them to its own access before accepting.
+  nlohmann::json resources = nlohmann::json::array();
+  nlohmann::json resource_facts = nlohmann::json::object();
 
   nlohmann::json to_json() const;
   static Result<Offer> from_json(const nlohmann::json& json);

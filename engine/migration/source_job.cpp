@@ -77,6 +77,7 @@ struct SourceJob::Impl {
   PrecopyPolicy policy;
   std::vector<PageBitmap> to_send;
   bool paused = false;
+  bool resources_deactivated = false;
   bool switchover_sent = false;
   Clock::time_point start = Clock::now();
   Clock::time_point pause_at;
@@ -177,6 +178,13 @@ awaitable<Result<void>> SourceJob::run_phases() {
   offer.streams = request_.streams;
   offer.verify = request_.verify;
   offer.source_host = request_.source_host;
+  if (request_.resources && !request_.resources->empty()) {
+    // What we see of each disk and NIC: the destination must reach the very same ones.
+    auto facts = request_.resources->inspect();
+    if (!facts) co_return std::move(facts).error();
+    offer.resources = request_.resources->specs();
+    offer.resource_facts = std::move(facts).value();
+  }
   for (const auto& r : d.regions) {
     offer.regions.push_back({r.id, r.name, r.size});
     auto mapped = MappedRegion::open(r.path, r.size, MappedRegion::Access::read_only);
@@ -330,6 +338,12 @@ awaitable<Result<void>> SourceJob::run_phases() {
     std::lock_guard lock(stats_mutex_);
     stats_.phase = std::string(phase_name(Phase::switchover));
   }
+  if (request_.resources && !request_.resources->empty()) {
+    // The guest is paused and its device state saved: give up the disks and ports so the
+    // destination can take them; a rollback takes them back before resuming here.
+    d.resources_deactivated = true;
+    if (auto given = request_.resources->deactivate(); !given) co_return given;
+  }
   const uint64_t total_pages = d.counters.zero_pages + d.counters.normal_pages;
   const auto switchover = wire::encode(wire::Switchover{round + 1, total_pages});
   if (auto sent = co_await control.send(wire::RecordType::switchover, switchover); !sent)
@@ -381,6 +395,7 @@ awaitable<void> SourceJob::roll_back(const Error& error, MigrationOutcome& outco
       outcome.error.reset();
       outcome.vm_location = "destination";
       (void)vm_->stop();
+      if (request_.resources) request_.resources->release();
       co_return;
     }
     if (!resumed) {
@@ -398,6 +413,16 @@ awaitable<void> SourceJob::roll_back(const Error& error, MigrationOutcome& outco
   d.close_all();
   if (d.dirty_log) d.dirty_log->stop();
   outcome.vm_location = "source";
+  if (d.resources_deactivated) {
+    // Never run the guest here without its disks and ports: stay paused if they cannot be had.
+    if (auto taken = request_.resources->activate(); !taken) {
+      outcome.vm_location = "source (paused: its resources could not be taken back)";
+      outcome.error =
+          Error(error.code(),
+                error.message() + "; taking the resources back failed: " + taken.error().message());
+      co_return;
+    }
+  }
   if (d.paused) {
     if (auto resumed = vm_->resume(); !resumed) {
       outcome.vm_location = "source (paused: resume failed)";
@@ -469,6 +494,7 @@ awaitable<MigrationOutcome> SourceJob::run() {
   if (outcome.ok) {
     if (auto stopped = vm_->stop(); !stopped)
       verification["source-release-error"] = stopped.error().message();
+    if (request_.resources) request_.resources->release();
   }
   d.close_all();
   phase_ = Phase::done;

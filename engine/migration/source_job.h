@@ -19,6 +19,7 @@
 #include "engine/migration/phase.h"
 #include "engine/precopy/migration_stats.h"
 #include "engine/precopy/precopy_settings.h"
+#include "engine/resources/resource_set.h"
 #include "engine/transport/asio.h"
 #include "engine/vm/vm.h"
 
@@ -33,6 +34,9 @@ struct MigrationRequest {
   std::chrono::milliseconds io_timeout{std::chrono::seconds(10)};
   std::chrono::milliseconds prepare_timeout{std::chrono::seconds(60)};
   uint16_t protocol_version = 0;  // 0 = every version we speak; tests force one
+  // The VM's disks and NICs on this host (null or empty: none). The job gives up their ownership
+  // at switchover, takes it back if the guest stays here, and releases them after commit.
+  std::shared_ptr<ResourceSet> resources;
 };
 
 struct MigrationOutcome {

@@ -7,6 +7,7 @@
 //   destination  activate(binding)              at switchover: take ownership, go live
 //   source       release(binding)               after commit: drop what is left on the old host
 //   destination  rollback(binding)              any failure before the guest resumes here
+//                                               (ResourceSet deactivates an active binding first)
 //   source       activate(binding)              a switchover that failed after deactivate
 //
 // Every step is idempotent (a retry after a timeout must be harmless), blocks for at most

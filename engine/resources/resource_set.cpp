@@ -141,10 +141,16 @@ void ResourceSet::release() {
 }
 
 void ResourceSet::rollback() {
-  // Undo in reverse order of prepare.
+  // Undo in reverse order of prepare; an active binding gives up ownership first, so drivers'
+  // rollback only ever undoes a prepare.
   for (auto it = bindings_.rbegin(); it != bindings_.rend(); ++it) {
     auto driver = driver_for(it->spec);
     if (!driver) continue;
+    if (it->active) {
+      if (auto result = driver.value()->deactivate(*it, context_); !result)
+        spdlog::error("{}", step_error(it->spec, "deactivate", result.error()).message());
+      it->active = false;
+    }
     if (auto result = driver.value()->rollback(*it, context_); !result)
       spdlog::error("{}", step_error(it->spec, "rollback", result.error()).message());
   }
@@ -154,6 +160,12 @@ void ResourceSet::rollback() {
 nlohmann::json ResourceSet::attachments() const {
   nlohmann::json out = nlohmann::json::object();
   for (const auto& binding : bindings_) out[binding.spec.id] = binding.attach;
+  return out;
+}
+
+nlohmann::json ResourceSet::specs() const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& binding : bindings_) out.push_back(binding.spec.params);
   return out;
 }
 

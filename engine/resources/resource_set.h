@@ -34,12 +34,15 @@ class ResourceSet {
   Result<void> deactivate();
   // Best effort, every resource, errors logged: after commit (source) or instead of rollback.
   void release();
+  // Undoes prepare (deactivating first what is active), in reverse order.
   void rollback();
 
   bool empty() const { return bindings_.empty(); }
   const std::vector<ResourceBinding>& bindings() const { return bindings_; }
   // {"<id>": attach} for the guest's launcher.
   nlohmann::json attachments() const;
+  // The resources' descriptions (ResourceSpec::params), as a VM description lists them.
+  nlohmann::json specs() const;
   // Bindings as JSON, for `describe` and for handing a set over to another owner.
   nlohmann::json to_json() const;
 

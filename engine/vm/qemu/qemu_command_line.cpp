@@ -53,6 +53,7 @@ std::vector<std::string> qemu_command_line(const QemuVmSpec& spec, const QemuLau
   if (!cpu.empty()) args.insert(args.end(), {"-cpu", cpu});
   if (!spec.append.empty()) args.insert(args.end(), {"-append", spec.append});
   if (incoming) args.insert(args.end(), {"-incoming", "defer"});
+  args.insert(args.end(), launch.device_args.begin(), launch.device_args.end());
   args.insert(args.end(), spec.extra_args.begin(), spec.extra_args.end());
   return args;
 }

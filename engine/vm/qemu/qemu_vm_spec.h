@@ -40,6 +40,9 @@ struct QemuLaunch {
   std::string qemu_binary = "qemu-system-x86_64";
   std::string accel = "auto";  // "auto", "tcg" or "kvm"
   std::chrono::milliseconds start_timeout{15000};
+  // This host's access to the guest's disks and NICs (from the resource drivers' attachments):
+  // QEMU arguments such as "-drive", "file=nfs://...,if=ide,index=0", placed before extra_args.
+  std::vector<std::string> device_args;
 };
 
 // The files QEMU and ferry use inside a run directory.

@@ -150,6 +150,16 @@ TEST_F(Fixture, DeactivateTriesEveryResourceAndReportsTheFirstFailure) {
   EXPECT_FALSE(set.bindings()[1].active);
 }
 
+TEST_F(Fixture, RollbackDeactivatesWhatIsActiveFirst) {
+  auto set = make();
+  ASSERT_TRUE(set.prepare(specs(set), nullptr).ok());
+  ASSERT_TRUE(set.activate().ok());
+  driver->calls.clear();
+  set.rollback();
+  EXPECT_EQ(driver->calls, (std::vector<std::string>{"deactivate disk1", "rollback disk1",
+                                                     "deactivate disk0", "rollback disk0"}));
+}
+
 TEST_F(Fixture, RollbackUndoesInReverseOrderAndReleaseEmptiesTheSet) {
   auto set = make();
   ASSERT_TRUE(set.prepare(specs(set), nullptr).ok());
