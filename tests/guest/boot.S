@@ -13,6 +13,7 @@
     .global _start
 _start:
     cli
+    cld                                /* multiboot leaves EFLAGS.DF undefined; C code assumes 0 */
     mov $boot_stack_top, %esp
     push %ebx
     push %eax

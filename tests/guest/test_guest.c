@@ -12,90 +12,36 @@
  * (Guests over ~5 GiB have several 1 GiB windows; a working set spanning them reloads CR3 on
  * many writes, so their top dirtying rate is lower.)
  *
+ * With the boot option disk=1 it also writes sequence-numbered sectors to the first IDE disk
+ * (disk_writer.h), which a host reads back with tests/integration/guest_disk.py.
+ *
  * Command line: rate=MiB/s (-1 as fast as possible, 0 idle; default 0) wss=MiB fill=MiB seed=N
  *               tick=ms (heartbeat period, default 10)
- * COM1 output:  "BOOT id=<seed> ...", "FILLED pages=N ms=T", "HB <n> <writes>" every tick ms
- * COM1 input:   "v" -> "VERIFY OK pages=N ..." or "VERIFY FAIL page=P word=J expected=X found=Y
- * ..." "s" -> "STATUS writes=W rate=R ...", "r N" -> "RATE rate=N writes=W" Test page p is
- * guest-physical page 4096 + p (below 3 GiB); write w went to page (w * stride) mod wss_pages,
- * stride as printed in the BOOT line.
+ *               disk=1 (default 0: no disk I/O at all) drate=sectors/s (default 256; -1 flat out)
+ *               dstart=LBA (default 0) dsize=MiB (area, default 16) or dsectors=N
+ *               dbatch=sectors per write command and flush (default 8, at most 128)
+ * COM1 output:  "BOOT id=<seed> ...", with disk=1 "DISK state=... ", "FILLED pages=N ms=T",
+ *               "HB <n> <writes>" every tick ms
+ * COM1 input:   "v"    -> "VERIFY OK pages=N ..." or "VERIFY FAIL page=P word=J expected=X
+ *                         found=Y ..."
+ *               "s"    -> "STATUS writes=W rate=R ..."
+ *               "r N"  -> "RATE rate=N writes=W"
+ *               "d", "dr N", "dv" -> the disk's "DISK ...", "DRATE ...", "DVERIFY ..."
+ *                         (disk_commands.h)
+ *               anything else -> "ERR unknown command: ..."
+ * Test page p is guest-physical page 4096 + p (below 3 GiB); write w went to page
+ * (w * stride) mod wss_pages, stride as printed in the BOOT line.
  */
-typedef unsigned char u8;
-typedef unsigned short u16;
-typedef unsigned int u32;
-typedef unsigned long long u64;
-typedef long long s64;
+#include "tests/guest/console.h"
+#include "tests/guest/disk_commands.h"
+#include "tests/guest/disk_writer.h"
+#include "tests/guest/guest_types.h"
 
 #define TEST_RAM_START 0x1000000u /* 16 MiB: below it live the kernel, its stack, the boot info */
 #define LOW_RAM_LIMIT 0xC0000000u /* identity mapped with 4 MiB pages */
 #define WINDOW_BASE 0xC0000000u   /* 1 GiB window onto RAM above 4 GiB */
 #define PAGE_WORDS 1024u
 #define HEADER_WORDS 4u
-
-static inline void outb(u16 port, u8 value) {
-  __asm__ volatile("outb %0, %1" ::"a"(value), "Nd"(port));
-}
-static inline u8 inb(u16 port) {
-  u8 value;
-  __asm__ volatile("inb %1, %0" : "=a"(value) : "Nd"(port));
-  return value;
-}
-static inline u64 rdtsc(void) {
-  u32 lo, hi;
-  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-  return ((u64)hi << 32) | lo;
-}
-
-/* ---------------- serial console (COM1, polled) ---------------- */
-#define COM1 0x3F8
-
-static void serial_init(void) {
-  outb(COM1 + 1, 0x00); /* no interrupts: the guest polls */
-  outb(COM1 + 3, 0x80); /* divisor latch */
-  outb(COM1 + 0, 0x01); /* 115200 baud */
-  outb(COM1 + 1, 0x00);
-  outb(COM1 + 3, 0x03); /* 8N1 */
-  outb(COM1 + 2, 0xC7); /* FIFOs on */
-  outb(COM1 + 4, 0x03);
-}
-static void put_char(char c) {
-  while (!(inb(COM1 + 5) & 0x20)) {
-  }
-  outb(COM1, (u8)c);
-}
-static int read_char(void) {
-  return (inb(COM1 + 5) & 1) ? inb(COM1) : -1;
-}
-static void put_str(const char* s) {
-  while (*s) put_char(*s++);
-}
-static void put_dec(u64 v) {
-  char digits[24];
-  int n = 0;
-  do {
-    digits[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  while (n) put_char(digits[--n]);
-}
-static void put_sdec(s64 v) {
-  if (v < 0) {
-    put_char('-');
-    v = -v;
-  }
-  put_dec((u64)v);
-}
-static void put_hex(u32 v) {
-  int shift;
-  put_str("0x");
-  for (shift = 28; shift >= 0; shift -= 4) put_char("0123456789abcdef"[(v >> shift) & 15]);
-}
-static void put_field(const char* name, u64 v) {
-  put_char(' ');
-  put_str(name);
-  put_char('=');
-  put_dec(v);
-}
 
 /* ---------------- clock: the TSC, calibrated against the PIT ---------------- */
 static u64 tsc_hz;
@@ -373,7 +319,9 @@ static u32 command_length;
 
 static void run_command(void) {
   const char* arg = command + 1;
+  const char* disk_arg = command[0] && command[1] ? command + 2 : command + 1;
   while (*arg == ' ') arg++;
+  while (*disk_arg == ' ') disk_arg++;
   if (command[0] == 'v' && command[1] == 0) {
     verify_all();
   } else if (command[0] == 's' && command[1] == 0) {
@@ -384,6 +332,12 @@ static void run_command(void) {
     put_sdec(rate_mib);
     put_field("writes", writes);
     put_char('\n');
+  } else if (command[0] == 'd' && command[1] == 0) {
+    disk_report_status();
+  } else if (command[0] == 'd' && command[1] == 'r' && (command[2] == ' ' || command[2] == 0)) {
+    disk_command_rate(parse_int(disk_arg), rdtsc());
+  } else if (command[0] == 'd' && command[1] == 'v' && command[2] == 0) {
+    disk_command_verify(tsc_hz);
   } else {
     put_str("ERR unknown command: ");
     put_str(command);
@@ -405,9 +359,11 @@ static void poll_commands(void) {
 
 /* ---------------- boot ---------------- */
 static u64 tick_ms = 10;
+static int disk_enabled;
+static struct disk_config disk = {0, 0, 16u << 11, 256, 8};
 
 static void parse_command_line(const char* s) {
-  s64 wss_mib = -1, fill_mib = -1;
+  s64 wss_mib = -1, fill_mib = -1, disk_mib = -1, disk_sectors = -1;
   u32 usable = low_pages + high_pages;
   while (s && *s) {
     while (*s == ' ') s++;
@@ -416,6 +372,12 @@ static void parse_command_line(const char* s) {
     if (starts_with(s, "fill=")) fill_mib = parse_int(s + 5);
     if (starts_with(s, "seed=")) seed = (u32)parse_int(s + 5);
     if (starts_with(s, "tick=")) tick_ms = (u64)parse_int(s + 5);
+    if (starts_with(s, "disk=")) disk_enabled = parse_int(s + 5) != 0;
+    if (starts_with(s, "drate=")) disk.rate = parse_int(s + 6);
+    if (starts_with(s, "dstart=")) disk.start_lba = (u32)parse_int(s + 7);
+    if (starts_with(s, "dsize=")) disk_mib = parse_int(s + 6);
+    if (starts_with(s, "dsectors=")) disk_sectors = parse_int(s + 9);
+    if (starts_with(s, "dbatch=")) disk.batch = (u32)parse_int(s + 7);
     while (*s && *s != ' ') s++;
   }
   fill_pages = usable;
@@ -423,6 +385,8 @@ static void parse_command_line(const char* s) {
   wss_pages = fill_pages;
   if (wss_mib >= 0 && (u64)wss_mib * 256 < wss_pages) wss_pages = (u32)(wss_mib * 256);
   if (tick_ms == 0) tick_ms = 10;
+  if (disk_mib > 0) disk.sectors = disk_mib >= 128 * 1024 ? 0xFFFFFFFFu : (u32)(disk_mib << 11);
+  if (disk_sectors > 0) disk.sectors = disk_sectors > 0xFFFFFFFF ? 0xFFFFFFFFu : (u32)disk_sectors;
 }
 
 void guest_main(u32 magic, const u32* info) {
@@ -453,6 +417,11 @@ void guest_main(u32 magic, const u32* info) {
   put_field("high_pages", high_pages);
   put_field("tsc_hz", tsc_hz);
   put_char('\n');
+  if (disk_enabled) {
+    disk.boot_id = seed;
+    disk_writer_start(&disk, tsc_hz);
+    disk_report_status();
+  }
 
   start = rdtsc();
   for (p = 0; p < fill_pages; p++) write_page(p, 0);
@@ -462,10 +431,12 @@ void guest_main(u32 magic, const u32* info) {
   put_char('\n');
 
   set_rate(rate_mib);
+  if (disk_enabled) disk_writer_set_rate(disk_writer_status()->rate, rdtsc());
   next_heartbeat = rdtsc() + ticks_from_ms(tick_ms);
   for (;;) {
     u64 now = rdtsc();
     run_writer(now);
+    disk_writer_run(now);
     if (now >= next_heartbeat) {
       put_str("HB ");
       put_dec(++heartbeats);
