@@ -1,18 +1,28 @@
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "apps/ferry/commands.h"
 #include "apps/ferry/exit_codes.h"
+#include "apps/ferry/resource_drivers.h"
 #include "engine/control/agent.h"
+#include "engine/control/agent_config_file.h"
 
 namespace ferry::cli {
 
 void add_agent_command(CLI::App& app, int& exit_code) {
   auto config = std::make_shared<AgentConfig>();
   auto state_dir = std::make_shared<std::string>();
+  auto config_file = std::make_shared<std::string>();
+  auto check_only = std::make_shared<bool>(false);
   auto* cmd = app.add_subcommand("agent",
                                  "Run the agent of this host: hosts guests, sends and "
                                  "receives migrations, serves the API on STATE_DIR/api.sock");
+  cmd->add_option("--config", *config_file,
+                  "Agent configuration file (JSON, see docs/operations.md); command-line "
+                  "options override it");
+  cmd->add_flag("--check-config", *check_only,
+                "Check the configuration file and options, print the result, and exit");
   cmd->add_option("--listen", config->listen,
                   "Address for peer agents (HOST:PORT; port 0 picks one)")
       ->capture_default_str();
@@ -30,9 +40,39 @@ void add_agent_command(CLI::App& app, int& exit_code) {
                   "Testing: speak only this protocol version")
       ->group("");  // hidden
   cmd->callback([=, &exit_code] {
-    config->state_dir = resolve_state_dir(*state_dir);
-    config->io_timeout = std::chrono::milliseconds(timeout->as<int>());
-    Agent agent(*config);
+    AgentConfig effective;
+    effective.resource_drivers = linked_resource_drivers();
+    if (!config_file->empty()) {
+      if (auto loaded = load_agent_config_file(*config_file, effective); !loaded) {
+        spdlog::error("agent: {}", loaded.error().message());
+        exit_code = kExitUsage;
+        return;
+      }
+    }
+    // Options given on the command line win over the file.
+    if (cmd->count("--listen")) effective.listen = config->listen;
+    if (cmd->count("--ram-dir")) effective.ram_dir = config->ram_dir;
+    if (cmd->count("--host-name")) effective.host_name = config->host_name;
+    if (cmd->count("--io-threads")) effective.io_threads = config->io_threads;
+    if (cmd->count("--io-timeout-ms") || config_file->empty())
+      effective.io_timeout = std::chrono::milliseconds(timeout->as<int>());
+    effective.protocol_version = config->protocol_version;
+    const bool file_named_state_dir = effective.state_dir != AgentConfig{}.state_dir;
+    if (!state_dir->empty() || !file_named_state_dir)
+      effective.state_dir = resolve_state_dir(*state_dir);
+    if (*check_only) {
+      std::vector<std::string> mapped;
+      for (const auto& item : effective.host_resources.items()) mapped.push_back(item.key());
+      fmt::print(
+          "configuration OK: host {}, listen {}, state dir {}, RAM dir {}, drivers [{}], "
+          "host mappings for [{}]\n",
+          effective.host_name.empty() ? "(system host name)" : effective.host_name,
+          effective.listen, effective.state_dir, effective.ram_dir,
+          fmt::join(effective.resource_drivers->names(), ", "), fmt::join(mapped, ", "));
+      exit_code = kExitOk;
+      return;
+    }
+    Agent agent(effective);
     if (auto started = agent.start(); !started) {
       spdlog::error("agent: {}", started.error().message());
       exit_code = kExitFailed;
