@@ -1,9 +1,13 @@
 #include "apps/ferry/resource_drivers.h"
 
+#include "drivers/storage/nfs/nfs_disk_driver.h"
+
 namespace ferry::cli {
 
 std::shared_ptr<const ResourceRegistry> linked_resource_drivers() {
   auto registry = std::make_shared<ResourceRegistry>();
+  // Names are unique by construction here; a clash is a programming error caught by the tests.
+  (void)registry->add(make_nfs_disk_driver());
   return registry;
 }
 

@@ -183,7 +183,11 @@ void Agent::shutdown_guests() {
     spdlog::info("stopping guest {}", vm->name());
     if (auto stopped = vm->stop(); !stopped)
       spdlog::warn("stopping {}: {}", vm->name(), stopped.error().message());
-    if (auto resources = vms_.resources_of(vm->name())) resources->release();
+    if (auto resources = vms_.resources_of(vm->name())) {
+      // A stopped guest gives its disks and ports up, so another host may start it.
+      (void)resources->deactivate();
+      resources->release();
+    }
     vms_.remove(vm->name());
   }
 }
@@ -281,7 +285,10 @@ ApiResponse Agent::vm_action(const std::string& name, const std::string& method,
       return error_response(
           Error(Errc::invalid_argument, fmt::format("VM '{}' is being migrated", name)));
     auto stopped = vm->stop();
-    if (auto resources = vms_.resources_of(name); resources && stopped) resources->release();
+    if (auto resources = vms_.resources_of(name); resources && stopped) {
+      (void)resources->deactivate();
+      resources->release();
+    }
     vms_.remove(name);
     if (!stopped) return error_response(stopped.error());
     return {200, {{"stopped", name}}};

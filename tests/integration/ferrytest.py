@@ -171,7 +171,7 @@ class Agent:
 class Topology:
     """Two hosts A and B: network namespaces joined by veth when possible, else loopback."""
 
-    def __init__(self, tag, use_netns=True, ram_dir_b=None, agent_extra_b=()):
+    def __init__(self, tag, use_netns=True, ram_dir_b=None, agent_extra_b=(), agent_extra_a=()):
         self.tag = f"{tag}{os.getpid() % 100000}"
         self.workdir = tempfile.mkdtemp(prefix=f"ferry-it-{tag}-")
         self.namespaces = []
@@ -180,6 +180,7 @@ class Topology:
         self.processes = []
         self.ram_dir_b = ram_dir_b
         self.agent_extra_b = agent_extra_b
+        self.agent_extra_a = agent_extra_a
         ok, why = can_use_netns() if use_netns else (False, "loopback requested")
         self.netns = ok
         if not ok:
@@ -199,12 +200,12 @@ class Topology:
                 subprocess.run(["ip", "-n", b, "addr", "add", "10.231.0.2/24", "dev", vb], check=True)
                 subprocess.run(["ip", "-n", a, "link", "set", va, "up"], check=True)
                 subprocess.run(["ip", "-n", b, "link", "set", vb, "up"], check=True)
-                self.a = Agent("host-a", self.workdir, "10.231.0.1", netns=a)
+                self.a = Agent("host-a", self.workdir, "10.231.0.1", netns=a, extra=self.agent_extra_a)
                 self.b = Agent("host-b", self.workdir, "10.231.0.2", netns=b, ram_dir=self.ram_dir_b,
                                extra=self.agent_extra_b)
                 log(f"hosts: {a} (10.231.0.1) and {b} (10.231.0.2) joined by veth")
             else:
-                self.a = Agent("host-a", self.workdir, "127.0.0.1")
+                self.a = Agent("host-a", self.workdir, "127.0.0.1", extra=self.agent_extra_a)
                 self.b = Agent("host-b", self.workdir, "127.0.0.1", ram_dir=self.ram_dir_b,
                                extra=self.agent_extra_b)
             self.agents = [self.a, self.b]
