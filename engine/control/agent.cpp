@@ -334,9 +334,13 @@ ApiResponse Agent::start_migration(const nlohmann::json& body) {
   if (auto marked = vms_.mark_migrating(name); !marked) return error_response(marked.error());
 
   auto record = migrations_.add(name, to);
-  auto job = std::make_shared<SourceJob>(io_, vm, request, [record](const nlohmann::json& stats) {
-    record->add_event({{"event", "progress"}, {"migration", record->id()}, {"stats", stats}});
-  });
+  // The record owns the job: the job's progress callback must not own the record back.
+  std::weak_ptr<MigrationRecord> weak_record = record;
+  auto job =
+      std::make_shared<SourceJob>(io_, vm, request, [weak_record](const nlohmann::json& stats) {
+        if (auto record = weak_record.lock())
+          record->add_event({{"event", "progress"}, {"migration", record->id()}, {"stats", stats}});
+      });
   record->set_job(job);
   asio::co_spawn(asio::make_strand(io_), job->run(),
                  [this, record, name](std::exception_ptr exception, MigrationOutcome outcome) {

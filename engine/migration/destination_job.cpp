@@ -139,8 +139,10 @@ void DestinationJob::attach_stream(uint32_t index, uint32_t count,
                d.receivers[index] = std::make_unique<PageStreamReceiver>(
                    std::move(connection), index, count, std::move(regions), d.counters,
                    StreamTimeouts{self->context_.io_timeout});
-               d.group->spawn(executor, d.receivers[index]->run([self, index](uint32_t round) {
-                 self->impl_->last_fence[index] = round;
+               // The stream's coroutine lives in the job's group: no strong reference back.
+               std::weak_ptr<DestinationJob> weak_self = self;
+               d.group->spawn(executor, d.receivers[index]->run([weak_self, index](uint32_t round) {
+                 if (auto job = weak_self.lock()) job->impl_->last_fence[index] = round;
                }));
              });
 }
@@ -199,8 +201,11 @@ awaitable<Result<void>> DestinationJob::run_phases() {
     co_return error;
   }
   d.incoming = std::move(*incoming);
-  d.group.emplace(d.control->executor(),
-                  [self = shared_from_this()](const Error& error) { self->fail_streams(error); });
+  // The job owns the group: a strong reference back would keep every finished job alive.
+  std::weak_ptr<DestinationJob> weak_self = shared_from_this();
+  d.group.emplace(d.control->executor(), [weak_self](const Error& error) {
+    if (auto self = weak_self.lock()) self->fail_streams(error);
+  });
   const auto accept = accept_document(offer_.session, context_.host);
   if (auto sent = co_await control.send_json(wire::RecordType::accept, accept); !sent)
     co_return sent;
