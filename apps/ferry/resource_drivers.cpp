@@ -1,5 +1,6 @@
 #include "apps/ferry/resource_drivers.h"
 
+#include "drivers/storage/iscsi/iscsi_disk_driver.h"
 #include "drivers/storage/nfs/nfs_disk_driver.h"
 
 namespace ferry::cli {
@@ -7,6 +8,7 @@ namespace ferry::cli {
 std::shared_ptr<const ResourceRegistry> linked_resource_drivers() {
   auto registry = std::make_shared<ResourceRegistry>();
   // Names are unique by construction here; a clash is a programming error caught by the tests.
+  (void)registry->add(make_iscsi_disk_driver());
   (void)registry->add(make_nfs_disk_driver());
   return registry;
 }
