@@ -7,6 +7,7 @@
 #include "apps/ferry/resource_drivers.h"
 #include "engine/control/agent.h"
 #include "engine/control/agent_config_file.h"
+#include "engine/transport/peer_security.h"
 
 namespace ferry::cli {
 
@@ -36,6 +37,13 @@ void add_agent_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   auto* timeout = cmd->add_option("--io-timeout-ms", "Deadline of each network operation (ms)")
                       ->default_val(10000);
+  cmd->add_option("--tls-ca", config->tls.ca,
+                  "Pool CA certificate (PEM): the only issuer a peer agent may present");
+  cmd->add_option("--tls-cert", config->tls.cert,
+                  "This host's certificate (PEM), signed by the pool CA (`ferry pki host`)");
+  cmd->add_option("--tls-key", config->tls.key, "This host's private key (PEM, mode 0600)");
+  cmd->add_flag("--insecure", config->insecure,
+                "Talk to peer agents over plain TCP, unauthenticated (loopback demos and tests)");
   cmd->add_option("--protocol-version", config->protocol_version,
                   "Testing: speak only this protocol version")
       ->group("");  // hidden
@@ -57,6 +65,16 @@ void add_agent_command(CLI::App& app, int& exit_code) {
     if (cmd->count("--io-timeout-ms") || config_file->empty())
       effective.io_timeout = std::chrono::milliseconds(timeout->as<int>());
     effective.protocol_version = config->protocol_version;
+    // TLS files given as options replace the file's set as a whole (never mix two identities).
+    if (cmd->count("--tls-ca") || cmd->count("--tls-cert") || cmd->count("--tls-key"))
+      effective.tls = config->tls;
+    if (cmd->count("--insecure")) effective.insecure = true;
+    auto security = PeerSecurity::configure(effective.tls, effective.insecure);
+    if (!security) {
+      spdlog::error("agent: {}", security.error().message());
+      exit_code = kExitUsage;
+      return;
+    }
     const bool file_named_state_dir = effective.state_dir != AgentConfig{}.state_dir;
     if (!state_dir->empty() || !file_named_state_dir)
       effective.state_dir = resolve_state_dir(*state_dir);
@@ -65,10 +83,11 @@ void add_agent_command(CLI::App& app, int& exit_code) {
       for (const auto& item : effective.host_resources.items()) mapped.push_back(item.key());
       fmt::print(
           "configuration OK: host {}, listen {}, state dir {}, RAM dir {}, drivers [{}], "
-          "host mappings for [{}]\n",
+          "host mappings for [{}], peers: {}\n",
           effective.host_name.empty() ? "(system host name)" : effective.host_name,
           effective.listen, effective.state_dir, effective.ram_dir,
-          fmt::join(effective.resource_drivers->names(), ", "), fmt::join(mapped, ", "));
+          fmt::join(effective.resource_drivers->names(), ", "), fmt::join(mapped, ", "),
+          security->description());
       exit_code = kExitOk;
       return;
     }

@@ -31,8 +31,10 @@ class DemoAgent {
   static Result<DemoAgent> start(const fs::path& dir, const std::string& name) {
     fs::create_directories(dir);
     const std::string self = fs::read_symlink("/proc/self/exe").string();
-    std::vector<std::string> args = {self,          "agent",      "--listen",    "127.0.0.1:0",
-                                     "--state-dir", dir.string(), "--host-name", name};
+    // Both agents are on loopback: plain TCP, said out loud in the demo's output.
+    std::vector<std::string> args = {self,          "agent",       "--listen",
+                                     "127.0.0.1:0", "--state-dir", dir.string(),
+                                     "--host-name", name,          "--insecure"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -145,6 +147,7 @@ void add_demo_command(CLI::App& app, int& exit_code) {
       }
       say(fmt::format("ferry demo: agents host-a (127.0.0.1:{}) and host-b (127.0.0.1:{})",
                       a->port(), b->port()));
+      say("peers: plain TCP (--insecure, loopback demo)");
       ApiClient client_a(a->socket(), std::chrono::seconds(120));
       ApiClient client_b(b->socket(), std::chrono::seconds(120));
       nlohmann::json spec = {{"name", "demo-vm"},

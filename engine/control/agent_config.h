@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/resources/resource_registry.h"
+#include "engine/transport/tls_files.h"
 
 namespace ferry {
 
@@ -26,6 +27,10 @@ struct AgentConfig {
   std::shared_ptr<const ResourceRegistry> resource_drivers;
   nlohmann::json host_resources = nlohmann::json::object();
   std::chrono::milliseconds resource_timeout{std::chrono::seconds(20)};
+  // Peers: mutual TLS with the pool CA and this host's certificate, or, only when `insecure` is
+  // set explicitly, plain TCP. With neither the agent refuses to start.
+  TlsFiles tls;
+  bool insecure = false;
 };
 
 }  // namespace ferry

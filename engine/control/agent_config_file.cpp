@@ -39,6 +39,29 @@ Result<void> apply_agent_config(const nlohmann::json& document, std::string_view
         return bad_key(origin, key, "must be a positive number of milliseconds");
       const std::chrono::milliseconds ms(value.get<uint64_t>());
       (key == "io-timeout-ms" ? config.io_timeout : config.resource_timeout) = ms;
+    } else if (key == "insecure") {
+      if (!value.is_boolean()) return bad_key(origin, key, "must be true or false");
+      config.insecure = value.get<bool>();
+    } else if (key == "tls") {
+      if (!value.is_object())
+        return bad_key(origin, key,
+                       "must be an object {\"ca\": PATH, \"cert\": PATH, \"key\": PATH}");
+      TlsFiles files;
+      for (const auto& [name, path] : value.items()) {
+        if (!path.is_string() || path.get<std::string>().empty())
+          return bad_key(origin, "tls." + name, "must be a non-empty path");
+        if (name == "ca")
+          files.ca = path.get<std::string>();
+        else if (name == "cert")
+          files.cert = path.get<std::string>();
+        else if (name == "key")
+          files.key = path.get<std::string>();
+        else
+          return bad_key(origin, "tls." + name, "unknown key (expected ca, cert, key)");
+      }
+      if (files.ca.empty() || files.cert.empty() || files.key.empty())
+        return bad_key(origin, key, "needs all of \"ca\", \"cert\" and \"key\"");
+      config.tls = std::move(files);
     } else if (key == "resources") {
       if (!value.is_object()) return bad_key(origin, key, "must be an object keyed by driver name");
       for (const auto& [driver, section] : value.items()) {

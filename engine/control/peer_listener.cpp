@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/migration/control_channel.h"
+#include "engine/transport/peer_connection.h"
 #include "engine/transport/record_connection.h"
 #include "engine/wire/control_records.h"
 #include "engine/wire/data_records.h"
@@ -18,6 +19,15 @@ PeerListener::PeerListener(asio::io_context& io, AgentConfig config, Destination
     : io_(io), config_(std::move(config)), context_(std::move(context)), acceptor_(io) {}
 
 Result<uint16_t> PeerListener::start() {
+  auto security = PeerSecurity::configure(config_.tls, config_.insecure);
+  if (!security) return std::move(security).error();
+  security_ = std::move(*security);
+  install_peer_security(io_, security_);
+  if (security_.uses_tls())
+    spdlog::info("peers: {}", security_.description());
+  else
+    spdlog::warn("peers: {}: any host that reaches {} can send or take VMs",
+                 security_.description(), config_.listen);
   auto parsed = parse_host_port(config_.listen);
   if (!parsed) return std::move(parsed).error();
   boost::system::error_code ec;
@@ -68,13 +78,23 @@ awaitable<void> PeerListener::accept_loop() {
     std::string peer = "peer";
     if (auto remote = socket.remote_endpoint(ec); !ec)
       peer = fmt::format("peer {}:{}", remote.address().to_string(), remote.port());
-    auto connection = std::make_shared<RecordConnection>(std::move(socket), peer);
+    auto connection = accepted_peer(security_, std::move(socket), peer);
     auto executor = connection->executor();
     asio::co_spawn(executor, serve(std::move(connection)), asio::detached);
   }
 }
 
 awaitable<void> PeerListener::serve(std::shared_ptr<RecordConnection> connection) {
+  // Before any record, so a peer outside the pool never gets to offer or send memory.
+  auto shaken =
+      co_await connection->handshake(RecordConnection::TlsRole::server, config_.io_timeout);
+  if (!shaken) {
+    spdlog::warn("refused {}", shaken.error().message());
+    connection->close();
+    co_return;
+  }
+  if (connection->uses_tls())
+    spdlog::debug("{}: TLS peer {}", connection->label(), connection->peer_certificate_subject());
   auto first = co_await connection->read(config_.io_timeout);
   if (!first) {
     spdlog::warn("{}: {}", connection->label(), first.error().message());

@@ -11,6 +11,7 @@
 #include "engine/migration/page_stream.h"
 #include "engine/precopy/precopy_policy.h"
 #include "engine/precopy/rate_limiter.h"
+#include "engine/transport/peer_connection.h"
 #include "engine/transport/record_connection.h"
 #include "engine/transport/task_group.h"
 #include "engine/wire/control_records.h"
@@ -155,10 +156,10 @@ awaitable<Result<void>> SourceJob::run_phases() {
 
   // --- negotiate
   phase_ = Phase::negotiate;
-  auto socket = co_await connect_to(request_.destination, io_timeout);
-  if (!socket) co_return std::move(socket).error();
-  d.control = std::make_shared<RecordConnection>(std::move(*socket),
-                                                 "control connection to " + request_.destination);
+  const std::string control_label = "control connection to " + request_.destination;
+  auto control_connection = co_await connect_peer(request_.destination, control_label, io_timeout);
+  if (!control_connection) co_return std::move(control_connection).error();
+  d.control = std::move(*control_connection);
   ControlChannel control(*d.control, io_timeout);
   auto version = co_await control.exchange_hello(request_.source_host, request_.protocol_version);
   if (!version) co_return std::move(version).error();
@@ -201,10 +202,11 @@ awaitable<Result<void>> SourceJob::run_phases() {
   for (size_t i = 0; i < d.regions.size(); ++i)
     source_regions.push_back({d.regions[i].id, &d.memory[i]});
   for (uint32_t i = 0; i < request_.streams; ++i) {
-    auto data_socket = co_await connect_to(request_.destination, io_timeout);
-    if (!data_socket) co_return std::move(data_socket).error().within(fmt::format("stream {}", i));
-    auto connection = std::make_shared<RecordConnection>(
-        std::move(*data_socket), fmt::format("stream {} to {}", i, request_.destination));
+    const std::string stream_label = fmt::format("stream {} to {}", i, request_.destination);
+    auto data_connection = co_await connect_peer(request_.destination, stream_label, io_timeout);
+    if (!data_connection)
+      co_return std::move(data_connection).error().within(fmt::format("stream {}", i));
+    auto connection = std::move(*data_connection);
     auto hello = wire::encode(wire::StreamHello{session_, i, request_.streams});
     auto sent = co_await connection->write(static_cast<uint16_t>(wire::RecordType::stream_hello),
                                            hello, io_timeout);
@@ -358,10 +360,10 @@ awaitable<Result<void>> SourceJob::run_phases() {
 awaitable<Result<bool>> SourceJob::ask_destination_outcome() {
   // The destination keeps the outcome of recent sessions; it may still be resuming.
   for (int attempt = 0; attempt < 10; ++attempt) {
-    auto socket = co_await connect_to(request_.destination, request_.io_timeout);
-    if (socket) {
-      auto connection = std::make_shared<RecordConnection>(std::move(*socket),
-                                                           "query to " + request_.destination);
+    const std::string query_label = "query to " + request_.destination;
+    auto connected = co_await connect_peer(request_.destination, query_label, request_.io_timeout);
+    if (connected) {
+      auto connection = std::move(*connected);
       ControlChannel channel(*connection, request_.io_timeout);
       auto hello = co_await channel.exchange_hello(request_.source_host, 0);
       if (hello) {

@@ -1,16 +1,32 @@
 #include "engine/transport/record_connection.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <charconv>
 
 #include <fmt/format.h>
+#include <boost/asio/ssl.hpp>
+
+#include "engine/transport/openssl_text.h"
 
 namespace ferry {
 
 namespace {
 using boost::system::error_code;
 
+bool is_tls_error(const error_code& ec) {
+  return ec.category() == asio::error::get_ssl_category() ||
+         ec.category() == asio::ssl::error::get_stream_category();
+}
+
 Errc errc_for(const error_code& ec) {
   if (ec == asio::error::timed_out) return Errc::timeout;
+  // A peer that closes without TLS close_notify: records carry their own lengths, so nothing can
+  // be cut short unnoticed; it is a closed connection like any other.
+  if (ec == asio::ssl::error::stream_truncated) return Errc::connection_lost;
+  // An alert from the peer after the handshake (TLS 1.3 refuses a client certificate here).
+  if (is_tls_error(ec)) return Errc::rejected;
   if (ec == asio::error::eof || ec == asio::error::connection_reset ||
       ec == asio::error::broken_pipe || ec == asio::error::operation_aborted ||
       ec == asio::error::bad_descriptor)
@@ -25,9 +41,24 @@ std::string describe(const error_code& ec) {
   if (ec == asio::error::eof) return "connection closed by peer";
   if (ec == asio::error::timed_out) return "timed out";
   if (ec == asio::error::operation_aborted) return "connection closed";
+  if (ec == asio::ssl::error::stream_truncated) return "connection closed by peer";
+  if (is_tls_error(ec)) return "TLS: " + ec.message();
   return ec.message();
 }
 }  // namespace
+
+// The TLS stream runs over the connection's own socket (by reference), so deadlines and close()
+// work the same in both modes.
+struct RecordConnection::Tls {
+  Tls(tcp::socket& socket, std::shared_ptr<asio::ssl::context> tls_context)
+      : context(std::move(tls_context)), stream(socket, *context) {}
+
+  std::shared_ptr<asio::ssl::context> context;
+  asio::ssl::stream<tcp::socket&> stream;
+  // Why the peer's certificate failed, noted during the handshake (OpenSSL's own message is
+  // just "certificate verify failed").
+  std::string verify_failure;
+};
 
 RecordConnection::RecordConnection(tcp::socket socket, std::string label)
     : executor_(asio::make_strand(
@@ -45,7 +76,56 @@ RecordConnection::RecordConnection(tcp::socket socket, std::string label)
   socket_.set_option(tcp::no_delay(true), ignored);
 }
 
+RecordConnection::RecordConnection(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls,
+                                   std::string label)
+    : RecordConnection(std::move(socket), std::move(label)) {
+  tls_ = std::make_unique<Tls>(socket_, std::move(tls));
+  Tls* state = tls_.get();
+  tls_->stream.set_verify_callback([state](bool preverified, asio::ssl::verify_context& context) {
+    if (!preverified && state->verify_failure.empty()) {
+      X509_STORE_CTX* store = context.native_handle();
+      const X509* leaf = X509_STORE_CTX_get0_cert(store);
+      const X509* failing = X509_STORE_CTX_get_current_cert(store);
+      state->verify_failure = fmt::format(
+          "{} (peer certificate {}{})",
+          X509_verify_cert_error_string(X509_STORE_CTX_get_error(store)), certificate_subject(leaf),
+          failing && failing != leaf ? ", at " + certificate_subject(failing) : "");
+    }
+    return preverified;
+  });
+}
+
 RecordConnection::~RecordConnection() = default;
+
+template <typename Operation>
+auto RecordConnection::on_stream(Operation operation) {
+  return tls_ ? operation(tls_->stream) : operation(socket_);
+}
+
+awaitable<Result<void>> RecordConnection::handshake(TlsRole role,
+                                                    std::chrono::milliseconds timeout) {
+  if (!tls_) co_return ok();
+  const auto type =
+      role == TlsRole::client ? asio::ssl::stream_base::client : asio::ssl::stream_base::server;
+  error_code ec = co_await with_deadline(
+      read_timer_, timeout, [&](auto token) { return tls_->stream.async_handshake(type, token); });
+  if (!ec) co_return ok();
+  if (!is_tls_error(ec)) co_return io_error("TLS handshake", ec);
+  std::string reason = ec.message();
+  if (!tls_->verify_failure.empty()) reason += ": " + tls_->verify_failure;
+  const int lib_reason = ERR_GET_REASON(static_cast<unsigned long>(ec.value()));
+  if (role == TlsRole::server &&
+      (lib_reason == SSL_R_WRONG_VERSION_NUMBER || lib_reason == SSL_R_PACKET_LENGTH_TOO_LONG ||
+       lib_reason == SSL_R_HTTP_REQUEST))
+    reason += " (the peer does not speak TLS: an agent started with --insecure?)";
+  co_return Error(Errc::rejected, fmt::format("{}: TLS handshake refused: {}", label_, reason));
+}
+
+std::string RecordConnection::peer_certificate_subject() const {
+  if (!tls_) return {};
+  X509* peer = SSL_get0_peer_certificate(tls_->stream.native_handle());
+  return peer ? certificate_subject(peer) : std::string();
+}
 
 void RecordConnection::close() {
   asio::dispatch(executor_, [self = shared_from_this()] {
@@ -86,7 +166,9 @@ awaitable<Result<Record>> RecordConnection::read(std::chrono::milliseconds timeo
   for (;;) {
     std::array<std::byte, wire::kHeaderSize> header_bytes;
     error_code ec = co_await with_deadline(read_timer_, timeout, [&](auto token) {
-      return asio::async_read(socket_, asio::buffer(header_bytes), token);
+      return on_stream([&](auto& stream) {
+        return asio::async_read(stream, asio::buffer(header_bytes), token);
+      });
     });
     if (ec) co_return io_error("reading record header", ec);
     auto header = wire::decode_header(header_bytes, limits_);
@@ -94,7 +176,9 @@ awaitable<Result<Record>> RecordConnection::read(std::chrono::milliseconds timeo
     read_buffer_.resize(header->length);
     if (header->length > 0) {
       ec = co_await with_deadline(read_timer_, timeout, [&](auto token) {
-        return asio::async_read(socket_, asio::buffer(read_buffer_), token);
+        return on_stream([&](auto& stream) {
+          return asio::async_read(stream, asio::buffer(read_buffer_), token);
+        });
       });
       if (ec)
         co_return io_error(fmt::format("reading {} payload ({} bytes)",
@@ -129,7 +213,9 @@ awaitable<Result<void>> RecordConnection::write_pieces(
   buffers[0] = asio::buffer(header);
   for (size_t i = 0; i < n; ++i) buffers[i + 1] = asio::buffer(pieces[i].data(), pieces[i].size());
   error_code ec = co_await with_deadline(write_timer_, timeout, [&](auto token) {
-    return asio::async_write(socket_, std::span(buffers.data(), n + 1), token);
+    return on_stream([&](auto& stream) {
+      return asio::async_write(stream, std::span(buffers.data(), n + 1), token);
+    });
   });
   if (ec)
     co_return io_error(fmt::format("writing {} ({} bytes)", wire::record_type_name(type), length),
@@ -141,7 +227,9 @@ awaitable<Result<void>> RecordConnection::write_pieces(
 awaitable<Result<void>> RecordConnection::write_framed(std::span<const std::byte> record,
                                                        std::chrono::milliseconds timeout) {
   error_code ec = co_await with_deadline(write_timer_, timeout, [&](auto token) {
-    return asio::async_write(socket_, asio::buffer(record.data(), record.size()), token);
+    return on_stream([&](auto& stream) {
+      return asio::async_write(stream, asio::buffer(record.data(), record.size()), token);
+    });
   });
   if (ec) co_return io_error(fmt::format("writing a {}-byte record", record.size()), ec);
   bytes_written_ += record.size();

@@ -1,6 +1,7 @@
-// A TCP connection that carries ferry records (engine/wire framing), with a deadline on every
-// read and write. Reads and writes may run at the same time from different coroutines as long as
-// all of them run on the connection's executor (a strand): see executor().
+// A TCP connection that carries ferry records (engine/wire framing), in plain TCP or inside TLS,
+// with a deadline on every read and write. Reads and writes may run at the same time from
+// different coroutines as long as all of them run on the connection's executor (a strand): see
+// executor().
 #pragma once
 
 #include <chrono>
@@ -13,6 +14,10 @@
 #include "engine/error/error.h"
 #include "engine/transport/asio.h"
 #include "engine/wire/record.h"
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace ferry {
 
@@ -27,8 +32,17 @@ class RecordConnection : public std::enable_shared_from_this<RecordConnection> {
  public:
   using Executor = asio::strand<asio::io_context::executor_type>;
 
+  enum class TlsRole { client, server };
+
+  // Plain TCP.
   RecordConnection(tcp::socket socket, std::string label);
+  // TLS with `tls`'s identity and trust: call handshake() before any read or write.
+  RecordConnection(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls, std::string label);
   ~RecordConnection();
+
+  // Runs the TLS handshake (nothing to do in plain TCP). A peer whose certificate the pool CA did
+  // not sign, or that sent none, fails with Errc::rejected and OpenSSL's reason.
+  awaitable<Result<void>> handshake(TlsRole role, std::chrono::milliseconds timeout);
 
   // Reads the next record, verifying its checksum; optional record types we do not know are
   // skipped.
@@ -48,6 +62,9 @@ class RecordConnection : public std::enable_shared_from_this<RecordConnection> {
   // Cancels pending operations and closes the socket; safe to call from any thread.
   void close();
   bool is_open() const { return socket_.is_open(); }
+  bool uses_tls() const { return tls_ != nullptr; }
+  // The subject of the certificate the peer presented ("CN=hosta"), empty in plain TCP.
+  std::string peer_certificate_subject() const;
 
   const Executor& executor() const { return executor_; }
   const std::string& label() const { return label_; }  // "control to 10.0.0.2:7460", for errors
@@ -55,6 +72,10 @@ class RecordConnection : public std::enable_shared_from_this<RecordConnection> {
   uint64_t bytes_read() const { return bytes_read_; }
 
  private:
+  struct Tls;
+  // Runs `operation` on the TLS stream or, in plain TCP, on the socket itself.
+  template <typename Operation>
+  auto on_stream(Operation operation);
   template <typename Start>
   awaitable<boost::system::error_code> with_deadline(asio::steady_timer& timer,
                                                      std::chrono::milliseconds timeout,
@@ -62,7 +83,8 @@ class RecordConnection : public std::enable_shared_from_this<RecordConnection> {
   Error io_error(std::string_view what, const boost::system::error_code& ec) const;
 
   Executor executor_;
-  tcp::socket socket_;
+  tcp::socket socket_;  // in TLS, the layer under the TLS stream: deadlines and close() act on it
+  std::unique_ptr<Tls> tls_;
   std::string label_;
   asio::steady_timer read_timer_;
   asio::steady_timer write_timer_;

@@ -60,6 +60,10 @@ class Agent:
     def start(self, port=0):
         cmd = [FERRY, "agent", "--listen", f"{self.address}:{port}", "--state-dir", self.state_dir,
                "--host-name", self.name, "--ram-dir", self.ram_dir, *self.extra]
+        # Agents without a TLS identity talk plain TCP between test namespaces, and say so.
+        if not any(a.startswith("--tls-") or a == "--insecure" for a in self.extra):
+            cmd.append("--insecure")
+            log(f"{self.name}: peers over plain TCP (--insecure)")
         if os.environ.get("FERRY_AGENT_WRAP"):
             cmd = os.environ["FERRY_AGENT_WRAP"].split() + cmd
         if self.netns:

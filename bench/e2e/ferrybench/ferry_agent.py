@@ -38,7 +38,8 @@ class FerryAgent:
         os.makedirs(self.ram_dir, exist_ok=True)
         cmd = self.path.wrap(self.side, [
             self.ferry_binary, "agent", "--listen", f"{self.path.address(self.side)}:0",
-            "--state-dir", self.state_dir, "--ram-dir", self.ram_dir, "--host-name", self.name])
+            "--state-dir", self.state_dir, "--ram-dir", self.ram_dir, "--host-name", self.name,
+            "--insecure"])  # plain TCP between the benchmark's own namespaces or loopback
         info = os.path.join(self.state_dir, "agent.json")
         if os.path.exists(info):
             os.unlink(info)  # a previous agent's port
