@@ -218,6 +218,125 @@ Result<std::optional<PortInfo>> OvsBridge::find_port(std::string_view port) {
   return std::optional<PortInfo>(std::move(info));
 }
 
+Result<std::optional<BridgeInfo>> OvsBridge::find_bridge(std::string_view bridge) {
+  const std::string where = fmt::format("look up bridge {} at {}", bridge, client_.remote());
+  auto result = client_.transact(
+      kDb, Json::array({op::select("Bridge", name_is(bridge),
+                                   {"name", "datapath_type", "fail_mode", "external_ids"})}));
+  if (!result) return std::move(result).error().within(where);
+  auto rows = select_rows((*result)[0], "Bridge");
+  if (!rows) return std::move(rows).error().within(where);
+  if (rows->empty()) return std::optional<BridgeInfo>();
+  const Json& row = (*rows)[0];
+  BridgeInfo info;
+  info.name = row.value("name", std::string());
+  info.datapath_type = row.value("datapath_type", std::string());
+  if (auto mode = datum::optional_atom(row.value("fail_mode", datum::empty_set()));
+      mode && mode->is_string()) {
+    info.fail_mode = mode->get<std::string>();
+  }
+  auto ids = datum::string_map(row.value("external_ids", Json()));
+  if (!ids) return std::move(ids).error().within(where + ": Bridge external_ids");
+  info.external_ids = std::move(*ids);
+  return std::optional<BridgeInfo>(std::move(info));
+}
+
+Result<void> OvsBridge::add_bridge(const BridgeSpec& spec) {
+  const std::string where = fmt::format("add bridge {} at {}", spec.name, client_.remote());
+  if (spec.name.empty()) return Error(Errc::invalid_argument, where + ": empty bridge name");
+  Json bridge_row = {{"name", spec.name},
+                     {"ports", datum::named_uuid("ferry_port")},
+                     {"datapath_type", spec.datapath_type}};
+  if (!spec.fail_mode.empty()) bridge_row["fail_mode"] = spec.fail_mode;
+  if (!spec.external_ids.empty()) bridge_row["external_ids"] = datum::map(spec.external_ids);
+  Json operations = Json::array({
+      wait_for_name("Bridge", spec.name, false),
+      op::insert("Interface", {{"name", spec.name}, {"type", "internal"}}, "ferry_iface"),
+      op::insert("Port", {{"name", spec.name}, {"interfaces", datum::named_uuid("ferry_iface")}},
+                 "ferry_port"),
+      op::insert("Bridge", std::move(bridge_row), "ferry_bridge"),
+      op::mutate("Open_vSwitch", Json::array(),
+                 Json::array({mutation("bridges", "insert",
+                                       datum::set({datum::named_uuid("ferry_bridge")}))})),
+      op::comment(fmt::format("ferry: add bridge {}", spec.name)),
+  });
+  std::optional<TransactFailure> failure;
+  auto applied = transact_and_apply(std::move(operations), &failure);
+  if (!applied) {
+    if (failure && failure->op_index == 0) {
+      return Error(Errc::invalid_argument, where + ": a bridge of that name exists");
+    }
+    return std::move(applied).error().within(where);
+  }
+  return ok();
+}
+
+Result<PortInfo> OvsBridge::place_port(std::string_view port, const PortPlacement& placement) {
+  const std::string where =
+      fmt::format("put port {} on bridge {} at {}", port, placement.bridge, client_.remote());
+  if (placement.vlan_tag && (*placement.vlan_tag < 0 || *placement.vlan_tag > 4095)) {
+    return Error(Errc::invalid_argument,
+                 fmt::format("{}: VLAN tag {} is outside 0..4095", where, *placement.vlan_tag));
+  }
+  auto found = find_port(port);
+  if (!found) return std::move(found).error().within(where);
+  if (!*found) return Error(Errc::not_found, where + ": the port does not exist");
+  const PortInfo& current = **found;
+  const Json port_uuid = datum::uuid(current.uuid);
+
+  Json operations = Json::array({wait_for_name("Bridge", placement.bridge, true)});
+  if (current.bridge != placement.bridge) {
+    if (!current.bridge.empty()) {
+      // Refuses the move if someone moved the port since we looked.
+      operations.push_back(
+          op::wait("Bridge",
+                   Json::array({condition("name", "==", Json(current.bridge)),
+                                condition("ports", "includes", datum::set({port_uuid}))}),
+                   {"name"}, true, Json::array({{{"name", current.bridge}}}), 0));
+      operations.push_back(
+          op::mutate("Bridge", name_is(current.bridge),
+                     Json::array({mutation("ports", "delete", datum::set({port_uuid}))})));
+    }
+    operations.push_back(
+        op::mutate("Bridge", name_is(placement.bridge),
+                   Json::array({mutation("ports", "insert", datum::set({port_uuid}))})));
+  }
+  operations.push_back(
+      op::update("Port", Json::array({condition("_uuid", "==", port_uuid)}),
+                 {{"tag", placement.vlan_tag ? Json(*placement.vlan_tag) : datum::empty_set()}}));
+  operations.push_back(op::update("Interface", name_is(port),
+                                  {{"external_ids", datum::map(placement.external_ids)}}));
+  operations.push_back(
+      op::comment(fmt::format("ferry: put port {} on bridge {}", port, placement.bridge)));
+  std::optional<TransactFailure> failure;
+  auto applied = transact_and_apply(std::move(operations), &failure);
+  if (!applied) {
+    if (failure && failure->op_index == 0) {
+      return Error(Errc::not_found, where + ": bridge " + placement.bridge + " does not exist");
+    }
+    if (failure && failure->op_index == 1 && !current.bridge.empty() &&
+        current.bridge != placement.bridge) {
+      return Error(
+          Errc::invalid_argument,
+          fmt::format("{}: the port left bridge {} while being moved", where, current.bridge));
+    }
+    return std::move(applied).error().within(where);
+  }
+  auto placed = find_port(port);
+  if (!placed) return std::move(placed).error().within(where);
+  if (!*placed) return Error(Errc::internal, where + ": the port vanished after the move");
+  return std::move(**placed);
+}
+
+Result<void> OvsBridge::settle() {
+  auto applied = transact_and_apply(Json::array(), nullptr);
+  if (!applied) {
+    return std::move(applied).error().within(
+        fmt::format("wait for ovs-vswitchd at {} to settle", client_.remote()));
+  }
+  return ok();
+}
+
 Result<bool> OvsBridge::bridge_exists(std::string_view bridge) {
   auto result =
       client_.transact(kDb, Json::array({op::select("Bridge", name_is(bridge), {"name"})}));

@@ -33,6 +33,28 @@ struct PortInfo {
   std::string interface_error;         // ovs-vswitchd's reason when ofport is -1
 };
 
+struct BridgeSpec {
+  std::string name;
+  std::string datapath_type;  // "" (the kernel datapath) or "netdev" (userspace)
+  std::string fail_mode;      // "" (standalone), "standalone" or "secure"
+  std::map<std::string, std::string> external_ids;
+};
+
+struct BridgeInfo {
+  std::string name;
+  std::string datapath_type;
+  std::string fail_mode;
+  std::map<std::string, std::string> external_ids;
+};
+
+// Where an existing port should be and how it is configured there.
+struct PortPlacement {
+  std::string bridge;
+  std::optional<int> vlan_tag;  // none: trunk
+  // Replaces the Interface's external_ids.
+  std::map<std::string, std::string> external_ids;
+};
+
 // Every change increments Open_vSwitch.next_cfg in the same transaction (as ovs-vsctl does) and
 // returns only once ovs-vswitchd has applied it (cur_cfg caught up), so the port exists in the
 // datapath then.
@@ -57,6 +79,23 @@ class OvsBridge {
   Result<std::optional<PortInfo>> find_port(std::string_view port);
 
   Result<bool> bridge_exists(std::string_view bridge);
+
+  // Returns once ovs-vswitchd has made one more full pass over its configuration. Why: it marks a
+  // change applied (cur_cfg) right after reconfiguring, but its packet translation learns about a
+  // new port only at the start of its next pass; a frame sent from the port in between is dropped
+  // (seen: a moved port's first announcements lost, traffic back only 200 ms later).
+  Result<void> settle();
+  Result<std::optional<BridgeInfo>> find_bridge(std::string_view bridge);
+
+  // Creates a bridge (with its internal port of the same name). Errc::invalid_argument when a
+  // bridge of that name exists, so concurrent creators can tell "someone else made it".
+  Result<void> add_bridge(const BridgeSpec& spec);
+
+  // Puts the existing port `port` on `placement.bridge` with that tag and the interface's
+  // external_ids, moving it off its current bridge in the same transaction (the same Port and
+  // Interface rows, so controllers see one port that changed). Errc::not_found when the port or
+  // the bridge does not exist.
+  Result<PortInfo> place_port(std::string_view port, const PortPlacement& placement);
 
  private:
   // Runs `operations` plus "next_cfg += 1", then waits until ovs-vswitchd has applied them.

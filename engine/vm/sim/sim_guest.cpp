@@ -30,15 +30,33 @@ Result<std::unique_ptr<SimGuest>> SimGuest::start(const GuestOptions& options) {
                  : GuestRam::create(options.ram_path, state.memory, state.fill / kPageSize,
                                     state.seed, content_threads());
   if (!ram) return std::move(ram).error();
-  std::unique_ptr<SimGuest> guest(new SimGuest(std::move(*ram), state, seconds_since(start)));
-  if (!options.resume) guest->writer_->run();
+  std::unique_ptr<TapEndpoint> nic;
+  if (options.nic) {
+    auto opened = TapEndpoint::open(options.nic->tap, options.nic->address);
+    if (!opened) return std::move(opened).error();
+    nic = std::move(*opened);
+  }
+  std::unique_ptr<SimGuest> guest(
+      new SimGuest(std::move(*ram), state, seconds_since(start), std::move(nic)));
+  if (!options.resume) guest->run();
   return guest;
 }
 
-SimGuest::SimGuest(GuestRam ram, GuestState state, double fill_seconds)
-    : ram_(std::move(ram)), initial_(state), fill_seconds_(fill_seconds) {
+SimGuest::SimGuest(GuestRam ram, GuestState state, double fill_seconds,
+                   std::unique_ptr<TapEndpoint> nic)
+    : ram_(std::move(ram)), initial_(state), fill_seconds_(fill_seconds), nic_(std::move(nic)) {
   writer_ =
       std::make_unique<PageWriter>(ram_, initial_.model(), initial_.writes, initial_.rate_mib);
+}
+
+void SimGuest::run() {
+  writer_->run();
+  if (nic_) nic_->run();
+}
+
+void SimGuest::pause() {
+  if (nic_) nic_->pause();
+  writer_->pause();
 }
 
 nlohmann::json SimGuest::device_state() const {
@@ -49,14 +67,16 @@ nlohmann::json SimGuest::device_state() const {
 }
 
 nlohmann::json SimGuest::status() const {
-  return {{"ok", true},
-          {"state", writer_->running() ? "running" : "paused"},
-          {"writes", writer_->writes()},
-          {"rate", writer_->rate()},
-          {"pid", ::getpid()},
-          {"memory", initial_.memory},
-          {"pattern", pattern_name(initial_.pattern)},
-          {"fill_seconds", fill_seconds_}};
+  nlohmann::json reply = {{"ok", true},
+                          {"state", writer_->running() ? "running" : "paused"},
+                          {"writes", writer_->writes()},
+                          {"rate", writer_->rate()},
+                          {"pid", ::getpid()},
+                          {"memory", initial_.memory},
+                          {"pattern", pattern_name(initial_.pattern)},
+                          {"fill_seconds", fill_seconds_}};
+  if (nic_) reply["nic"] = nic_->status();
+  return reply;
 }
 
 nlohmann::json SimGuest::verify() {
@@ -81,14 +101,14 @@ ControlReply SimGuest::handle(const nlohmann::json& request) {
   const std::string cmd = cmd_field->get<std::string>();
   if (cmd == "status") return {status()};
   if (cmd == "pause") {
-    writer_->pause();
+    pause();
     return {{{"ok", true},
              {"state", "paused"},
              {"writes", writer_->writes()},
              {"device_state", device_state()}}};
   }
   if (cmd == "resume") {
-    writer_->run();
+    run();
     return {{{"ok", true}, {"state", "running"}, {"writes", writer_->writes()}}};
   }
   if (cmd == "verify") return {verify()};
@@ -106,7 +126,7 @@ ControlReply SimGuest::handle(const nlohmann::json& request) {
     return {{{"ok", true}, {"device_state", device_state()}}};
   }
   if (cmd == "quit") {
-    writer_->pause();
+    pause();
     return {{{"ok", true}, {"writes", writer_->writes()}}, /*quit=*/true};
   }
   return {error_reply("unknown command '" + cmd +

@@ -28,6 +28,7 @@ struct CommandLine {
   std::optional<std::string> memory, wss, fill, pattern;
   std::optional<int64_t> dirty_rate;
   std::optional<uint64_t> seed;
+  std::optional<std::string> tap, mac, ip;
 };
 
 Result<uint64_t> size_option(const std::optional<std::string>& text, const char* name,
@@ -101,6 +102,17 @@ Result<GuestState> build_state(const CommandLine& cl) {
   return state;
 }
 
+// The NIC is all three options or none.
+Result<std::optional<NicOptions>> build_nic(const CommandLine& cl) {
+  if (!cl.tap && !cl.mac && !cl.ip) return std::optional<NicOptions>();
+  if (!cl.tap || !cl.mac || !cl.ip) {
+    return Error(Errc::invalid_argument, "--tap, --mac and --ip go together (the guest's NIC)");
+  }
+  auto address = parse_nic_address(*cl.mac, *cl.ip);
+  if (!address) return std::move(address).error().within("--mac/--ip");
+  return std::optional<NicOptions>(NicOptions{*cl.tap, *address});
+}
+
 int fail(const Error& error) {
   std::fprintf(stderr, "ferry-sim-guest: %s\n", error.message().c_str());
   return 1;
@@ -121,6 +133,9 @@ int main(int argc, char** argv) {
   app.add_option("--fill", cl.fill, "bytes written at start (default: all memory)");
   app.add_option("--resume-state", cl.resume_state_path,
                  "continue from this device state; the RAM file holds the migrated memory");
+  app.add_option("--tap", cl.tap, "NIC: an existing multi-queue tap whose queue the guest opens");
+  app.add_option("--mac", cl.mac, "NIC: the guest's MAC address, e.g. 52:54:00:12:34:56");
+  app.add_option("--ip", cl.ip, "NIC: the guest's IPv4 address, e.g. 10.88.0.10/24");
   CLI11_PARSE(app, argc, argv);
 
   auto state = build_state(cl);
@@ -128,11 +143,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ferry-sim-guest: %s\n", state.error().message().c_str());
     return 2;
   }
+  auto nic = build_nic(cl);
+  if (!nic) {
+    std::fprintf(stderr, "ferry-sim-guest: %s\n", nic.error().message().c_str());
+    return 2;
+  }
   // Before any thread starts, so that every thread leaves termination signals to the signalfd.
   auto signal_fd = ControlServer::block_termination_signals();
   if (!signal_fd) return fail(signal_fd.error());
 
-  auto guest = SimGuest::start({cl.ram_path, *state, !cl.resume_state_path.empty()});
+  auto guest = SimGuest::start({cl.ram_path, *state, !cl.resume_state_path.empty(), *nic});
   if (!guest) return fail(guest.error());
   // Listening last: a client that can connect knows the memory is ready.
   auto server = ControlServer::listen(cl.control_path, std::move(*signal_fd));

@@ -4,6 +4,7 @@
 
 #include "engine/memory/page.h"
 #include "engine/vm/sim/content_model.h"
+#include "engine/vm/sim/echo_responder.h"
 
 namespace ferry {
 namespace {
@@ -56,6 +57,14 @@ Result<void> SimSpec::validate() const {
     return bad_spec(name, fmt::format("fill {} must be a multiple of 4096 and at most memory {}",
                                       *fill, memory));
   }
+  if (nic) {
+    if (nic->tap.empty() || nic->tap.size() > 15) {
+      return bad_spec(name, "nic.tap \"" + nic->tap + "\" must have 1..15 characters");
+    }
+    if (auto address = sim::parse_nic_address(nic->mac, nic->ip); !address) {
+      return bad_spec(name, "nic: " + address.error().message());
+    }
+  }
   return ok();
 }
 
@@ -63,6 +72,7 @@ nlohmann::json SimSpec::to_json() const {
   nlohmann::json j = {{"name", name},       {"memory", memory}, {"dirty_rate_mib", dirty_rate_mib},
                       {"pattern", pattern}, {"wss", wss},       {"seed", seed}};
   if (fill) j["fill"] = *fill;
+  if (nic) j["nic"] = {{"tap", nic->tap}, {"mac", nic->mac}, {"ip", nic->ip}};
   return j;
 }
 
@@ -81,6 +91,16 @@ Result<SimSpec> SimSpec::from_json(const nlohmann::json& j) {
     uint64_t fill = 0;
     if (auto r = read_field(j, "fill", fill, spec.name); !r) return std::move(r).error();
     spec.fill = fill;
+  }
+  if (j.contains("nic") && !j["nic"].is_null()) {
+    const auto& nic = j["nic"];
+    if (!nic.is_object()) return bad_spec(spec.name, "field 'nic' must be an object");
+    SimNic parsed;
+    for (auto [key, out] : {std::pair{"tap", &parsed.tap}, std::pair{"mac", &parsed.mac},
+                            std::pair{"ip", &parsed.ip}}) {
+      if (auto r = read_field(nic, key, *out, spec.name); !r) return std::move(r).error();
+    }
+    spec.nic = std::move(parsed);
   }
   if (auto valid = spec.validate(); !valid) return std::move(valid).error();
   return spec;

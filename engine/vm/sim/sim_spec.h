@@ -13,6 +13,13 @@
 
 namespace ferry {
 
+// The guest's NIC (ferry-sim-guest --tap --mac --ip): "nic": {"tap", "mac", "ip": "A.B.C.D/NN"}.
+struct SimNic {
+  std::string tap;
+  std::string mac;
+  std::string ip;
+};
+
 struct SimSpec {
   std::string name;
   uint64_t memory = uint64_t{1} << 30;  // bytes, multiple of 4 KiB, >= 1 MiB
@@ -21,6 +28,7 @@ struct SimSpec {
   uint64_t wss = 0;                     // working set bytes; 0 = all memory
   uint64_t seed = 1;
   std::optional<uint64_t> fill;  // bytes written at start; unset = all memory
+  std::optional<SimNic> nic;
 
   // Names the first field that does not hold.
   Result<void> validate() const;
