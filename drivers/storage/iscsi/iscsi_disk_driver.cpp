@@ -68,6 +68,28 @@ Result<std::unique_ptr<IscsiSession>> session_for(IscsiSessionTable& sessions,
   return login_any(config, deadline);
 }
 
+// What every step after prepare starts from: the binding's configuration and state, and its
+// session (to be put back in the table when the step is done with it).
+struct OpenBinding {
+  Deadline deadline;
+  IscsiDiskConfig config;
+  BindingState state;
+  std::unique_ptr<IscsiSession> session;
+};
+
+Result<OpenBinding> open_binding(IscsiSessionTable& sessions, const ResourceBinding& binding,
+                                 const ResourceContext& context) {
+  const Deadline deadline = deadline_of(context);
+  auto config = iscsi_disk_config(binding.spec, context.host_config);
+  if (!config) return std::move(config).error();
+  auto state = binding_state(binding);
+  if (!state) return std::move(state).error();
+  auto session = session_for(sessions, state->session_id, config.value(), deadline);
+  if (!session) return std::move(session).error();
+  return OpenBinding{deadline, std::move(config).value(), std::move(state).value(),
+                     std::move(session).value()};
+}
+
 }  // namespace
 
 Result<ResourceBinding> IscsiDiskDriver::prepare(const ResourceSpec& spec,
@@ -150,50 +172,37 @@ Result<ResourceBinding> IscsiDiskDriver::prepare(const ResourceSpec& spec,
 
 Result<nlohmann::json> IscsiDiskDriver::inspect(const ResourceBinding& binding,
                                                 const ResourceContext& context) {
-  const Deadline deadline = deadline_of(context);
-  auto config = iscsi_disk_config(binding.spec, context.host_config);
-  if (!config) return std::move(config).error();
-  auto state = binding_state(binding);
-  if (!state) return std::move(state).error();
-  auto session = session_for(sessions_, state->session_id, config.value(), deadline);
-  if (!session) return std::move(session).error();
-  auto identity = read_lun_identity(*session.value(), deadline);
-  const std::string where = session.value()->address().describe();
-  sessions_.put(state->session_id, std::move(session).value());
+  auto open = open_binding(sessions_, binding, context);
+  if (!open) return std::move(open).error();
+  auto& [deadline, config, state, session] = open.value();
+  auto identity = read_lun_identity(*session, deadline);
+  const std::string where = session->address().describe();
+  sessions_.put(state.session_id, std::move(session));
   if (!identity) return std::move(identity).error();
   if (auto identifiable = identity.value().check_identifiable(); !identifiable)
     return Error(Errc::rejected, where + ": " + identifiable.error().message());
   nlohmann::json facts = identity.value().to_json();
-  facts["reservation-key"] = format_reservation_key(config->key);
-  facts["initiator"] = config->initiator;
+  facts["reservation-key"] = format_reservation_key(config.key);
+  facts["initiator"] = config.initiator;
   return facts;
 }
 
 Result<void> IscsiDiskDriver::activate(ResourceBinding& binding, const ResourceContext& context) {
-  const Deadline deadline = deadline_of(context);
-  auto config = iscsi_disk_config(binding.spec, context.host_config);
-  if (!config) return std::move(config).error();
-  auto state = binding_state(binding);
-  if (!state) return std::move(state).error();
-  auto session = session_for(sessions_, state->session_id, config.value(), deadline);
-  if (!session) return std::move(session).error();
-  auto taken =
-      take_ownership(*session.value(), config->key, state->source_key, config->ownership, deadline);
-  sessions_.put(state->session_id, std::move(session).value());
+  auto open = open_binding(sessions_, binding, context);
+  if (!open) return std::move(open).error();
+  auto& [deadline, config, state, session] = open.value();
+  auto taken = take_ownership(*session, config.key, state.source_key, config.ownership, deadline);
+  sessions_.put(state.session_id, std::move(session));
   if (taken) binding.state.erase("released");
   return taken;
 }
 
 Result<void> IscsiDiskDriver::deactivate(ResourceBinding& binding, const ResourceContext& context) {
-  const Deadline deadline = deadline_of(context);
-  auto config = iscsi_disk_config(binding.spec, context.host_config);
-  if (!config) return std::move(config).error();
-  auto state = binding_state(binding);
-  if (!state) return std::move(state).error();
-  auto session = session_for(sessions_, state->session_id, config.value(), deadline);
-  if (!session) return std::move(session).error();
-  auto given = give_up_ownership(*session.value(), config->key, deadline);
-  sessions_.put(state->session_id, std::move(session).value());
+  auto open = open_binding(sessions_, binding, context);
+  if (!open) return std::move(open).error();
+  auto& [deadline, config, state, session] = open.value();
+  auto given = give_up_ownership(*session, config.key, deadline);
+  sessions_.put(state.session_id, std::move(session));
   return given;
 }
 
@@ -207,17 +216,13 @@ Result<void> IscsiDiskDriver::rollback(ResourceBinding& binding, const ResourceC
 
 Result<void> IscsiDiskDriver::finish(ResourceBinding& binding, const ResourceContext& context) {
   if (binding.state.is_object() && binding.state.value("released", false)) return ok();
-  const Deadline deadline = deadline_of(context);
-  auto config = iscsi_disk_config(binding.spec, context.host_config);
-  if (!config) return std::move(config).error();
-  auto state = binding_state(binding);
-  if (!state) return std::move(state).error();
-  auto session = session_for(sessions_, state->session_id, config.value(), deadline);
-  if (!session) return std::move(session).error();
+  auto open = open_binding(sessions_, binding, context);
+  if (!open) return std::move(open).error();
+  auto& [deadline, config, state, session] = open.value();
   // Registrations outlive a logout on most targets (and tgt keeps those of dead sessions), so
   // they are dropped explicitly before leaving.
-  auto given = give_up_ownership(*session.value(), config->key, deadline);
-  auto logged_out = session.value()->logout(deadline);
+  auto given = give_up_ownership(*session, config.key, deadline);
+  auto logged_out = session->logout(deadline);
   if (!given) return given;
   if (!logged_out) return logged_out;
   binding.state["released"] = true;
