@@ -12,6 +12,7 @@
 #include "engine/vm/qemu/incoming_qemu_vm.h"
 #include "engine/vm/qemu/qemu_attachments.h"
 #include "engine/vm/qemu/qemu_vm.h"
+#include "engine/vm/sim/sim_attachments.h"
 #include "engine/vm/sim/sim_vm.h"
 
 namespace ferry {
@@ -59,6 +60,19 @@ bool VmLauncher::supports(std::string_view kind) {
   return kind == "qemu" && qemu;
 }
 
+namespace {
+
+// The NIC this host's driver attached wins over one the description names: the description came
+// from the source, whose tap is not ours.
+Result<void> attach_sim_nic(SimSpec& spec, const nlohmann::json& attachments) {
+  auto nic = sim_nic_from_attachments(attachments);
+  if (!nic) return std::move(nic).error().within(fmt::format("VM '{}'", spec.name));
+  if (*nic) spec.nic = std::move(**nic);
+  return ok();
+}
+
+}  // namespace
+
 Result<std::string> VmLauncher::make_run_dir(const std::string& name) const {
   if (name.empty() || name.find('/') != std::string::npos || name.front() == '.')
     return Error(Errc::invalid_argument, fmt::format("'{}' is not a valid VM name", name));
@@ -79,6 +93,7 @@ Result<std::shared_ptr<Vm>> VmLauncher::start(std::string_view kind,
                  fmt::format("unknown VM kind '{}' (known: sim, qemu)", kind));
   auto spec = SimSpec::from_json(spec_json);
   if (!spec) return std::move(spec).error();
+  if (auto nic = attach_sim_nic(*spec, attachments); !nic) return std::move(nic).error();
   auto run_dir = make_run_dir(spec->name);
   if (!run_dir) return std::move(run_dir).error();
   std::random_device random;
@@ -153,6 +168,7 @@ Result<std::unique_ptr<IncomingVm>> VmLauncher::prepare_incoming(
     return Error(Errc::protocol, "a simulated guest has exactly one memory region");
   auto spec = SimSpec::from_json(offer.vm_spec);
   if (!spec) return std::move(spec).error();
+  if (auto nic = attach_sim_nic(*spec, attachments); !nic) return std::move(nic).error();
   if (spec->memory != files[0].size)
     return Error(Errc::protocol,
                  fmt::format("OFFER: guest memory {} differs from its region ({} bytes)",

@@ -32,10 +32,12 @@ nlohmann::json region_digest(uint32_t id, uint64_t digest) {
 }
 
 nlohmann::json resumed_document(const std::string& host, const nlohmann::json& digests,
-                                int64_t resume_ms, uint64_t pages, uint64_t bytes) {
+                                int64_t resume_ms, int64_t activate_ms, uint64_t pages,
+                                uint64_t bytes) {
   return {{"host", host},
           {"digests", digests},
           {"resume-ms", resume_ms},
+          {"resources-activate-ms", activate_ms},
           {"received-pages", pages},
           {"received-bytes", bytes}};
 }
@@ -300,6 +302,7 @@ awaitable<Result<void>> DestinationJob::run_phases() {
     if (auto taken = d.resources->activate(); !taken)
       co_return std::move(taken).error().within("taking over the resources");
   }
+  const auto activated_at = Clock::now();
   auto vm = d.incoming->finish(std::move(d.device_state), d.files);
   if (!vm) co_return std::move(vm).error().within("starting the guest");
   d.vm = *vm;
@@ -309,12 +312,15 @@ awaitable<Result<void>> DestinationJob::run_phases() {
   phase_ = Phase::commit;
   const auto resume_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - resume_start).count();
+  // Part of the downtime: disks opened, ports moved to the VM's bridge and announced.
+  const auto activate_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(activated_at - resume_start).count();
   spdlog::info("session {}: {} resumed here after {} rounds ({} ms to start and resume)",
                offer_.session, offer_.vm_name, switchover->rounds, resume_ms);
   if (context_.adopt) context_.adopt(d.vm, d.resources);
 
   nlohmann::json report =
-      resumed_document(context_.host, digests, resume_ms,
+      resumed_document(context_.host, digests, resume_ms, activate_ms,
                        d.counters.zero_pages + d.counters.normal_pages, d.counters.wire_bytes);
   if (auto sent = co_await control.send_json(wire::RecordType::resumed, report); !sent) {
     spdlog::warn("session {}: guest runs here, but RESUMED could not be sent: {}", offer_.session,

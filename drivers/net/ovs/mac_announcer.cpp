@@ -3,7 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 
-#include "drivers/net/ovs/network_namespace.h"
+#include "engine/posix/network_namespace.h"
 #include "drivers/net/ovs/tap_device.h"
 
 namespace ferry::ovs {

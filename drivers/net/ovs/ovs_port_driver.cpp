@@ -3,11 +3,11 @@
 #include <fmt/format.h>
 
 #include "drivers/net/ovs/announcement_frames.h"
-#include "drivers/net/ovs/network_namespace.h"
 #include "drivers/net/ovs/nic_binding_state.h"
 #include "drivers/net/ovs/nic_config.h"
 #include "drivers/net/ovs/ovs_bridge.h"
 #include "drivers/net/ovs/tap_device.h"
+#include "engine/posix/network_namespace.h"
 
 namespace ferry::ovs {
 namespace {
@@ -24,7 +24,7 @@ std::string qemu_id(std::string_view resource_id) {
   return id;
 }
 
-Json attach_for(const NicSpec& nic, const Json& params) {
+Json attach_for(const NicSpec& nic, const Json& params, const std::string& netns) {
   const std::string id = qemu_id(nic.id);
   const std::string mac = format_mac(nic.mac);
   Json attach = {{"tap", nic.tap},
@@ -33,8 +33,9 @@ Json attach_for(const NicSpec& nic, const Json& params) {
                   fmt::format("tap,id={},ifname={},script=no,downscript=no,vnet_hdr=off,queues=2",
                               id, nic.tap)},
                  {"qemu-device", fmt::format("e1000,netdev={},mac={}", id, mac)}};
-  // The simulated guest's launcher passes it on: ferry-sim-guest --tap --mac --ip.
+  // The simulated guest's launcher passes these on: ferry-sim-guest --tap --mac --ip --netns.
   if (nic.ip) attach["ip"] = params.at("ip");
+  if (!netns.empty()) attach["netns"] = netns;
   return attach;
 }
 
@@ -220,7 +221,7 @@ Result<ResourceBinding> OvsPortDriver::prepare(const ResourceSpec& spec,
   ResourceBinding binding;
   binding.spec = spec;
   binding.state = state.to_json();
-  binding.attach = attach_for(*nic, spec.params);
+  binding.attach = attach_for(*nic, spec.params, state.netns);
   return binding;
 }
 

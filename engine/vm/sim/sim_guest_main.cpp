@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "engine/memory/page.h"
+#include "engine/posix/network_namespace.h"
 #include "engine/vm/sim/byte_size.h"
 #include "engine/vm/sim/control_server.h"
 #include "engine/vm/sim/guest_state.h"
@@ -28,7 +29,7 @@ struct CommandLine {
   std::optional<std::string> memory, wss, fill, pattern;
   std::optional<int64_t> dirty_rate;
   std::optional<uint64_t> seed;
-  std::optional<std::string> tap, mac, ip;
+  std::optional<std::string> tap, mac, ip, netns;
 };
 
 Result<uint64_t> size_option(const std::optional<std::string>& text, const char* name,
@@ -136,6 +137,7 @@ int main(int argc, char** argv) {
   app.add_option("--tap", cl.tap, "NIC: an existing multi-queue tap whose queue the guest opens");
   app.add_option("--mac", cl.mac, "NIC: the guest's MAC address, e.g. 52:54:00:12:34:56");
   app.add_option("--ip", cl.ip, "NIC: the guest's IPv4 address, e.g. 10.88.0.10/24");
+  app.add_option("--netns", cl.netns, "NIC: the network namespace the tap lives in (/run/netns)");
   CLI11_PARSE(app, argc, argv);
 
   auto state = build_state(cl);
@@ -147,6 +149,13 @@ int main(int argc, char** argv) {
   if (!nic) {
     std::fprintf(stderr, "ferry-sim-guest: %s\n", nic.error().message().c_str());
     return 2;
+  }
+  // The whole guest joins the tap's namespace before any thread starts: a host whose Open vSwitch
+  // runs in a namespace of its own (the tests' pools) keeps its guests' taps there.
+  if (cl.netns) {
+    if (!*nic) return fail(Error(Errc::invalid_argument, "--netns needs --tap, --mac and --ip"));
+    if (auto entered = ferry::enter_network_namespace(*cl.netns); !entered)
+      return fail(std::move(entered).error().within("--netns"));
   }
   // Before any thread starts, so that every thread leaves termination signals to the signalfd.
   auto signal_fd = ControlServer::block_termination_signals();

@@ -61,6 +61,9 @@ Result<void> SimSpec::validate() const {
     if (nic->tap.empty() || nic->tap.size() > 15) {
       return bad_spec(name, "nic.tap \"" + nic->tap + "\" must have 1..15 characters");
     }
+    if (nic->netns.find('/') != std::string::npos) {
+      return bad_spec(name, "nic.netns \"" + nic->netns + "\" must not contain '/'");
+    }
     if (auto address = sim::parse_nic_address(nic->mac, nic->ip); !address) {
       return bad_spec(name, "nic: " + address.error().message());
     }
@@ -72,7 +75,10 @@ nlohmann::json SimSpec::to_json() const {
   nlohmann::json j = {{"name", name},       {"memory", memory}, {"dirty_rate_mib", dirty_rate_mib},
                       {"pattern", pattern}, {"wss", wss},       {"seed", seed}};
   if (fill) j["fill"] = *fill;
-  if (nic) j["nic"] = {{"tap", nic->tap}, {"mac", nic->mac}, {"ip", nic->ip}};
+  if (nic) {
+    j["nic"] = {{"tap", nic->tap}, {"mac", nic->mac}, {"ip", nic->ip}};
+    if (!nic->netns.empty()) j["nic"]["netns"] = nic->netns;
+  }
   return j;
 }
 
@@ -97,7 +103,7 @@ Result<SimSpec> SimSpec::from_json(const nlohmann::json& j) {
     if (!nic.is_object()) return bad_spec(spec.name, "field 'nic' must be an object");
     SimNic parsed;
     for (auto [key, out] : {std::pair{"tap", &parsed.tap}, std::pair{"mac", &parsed.mac},
-                            std::pair{"ip", &parsed.ip}}) {
+                            std::pair{"ip", &parsed.ip}, std::pair{"netns", &parsed.netns}}) {
       if (auto r = read_field(nic, key, *out, spec.name); !r) return std::move(r).error();
     }
     spec.nic = std::move(parsed);

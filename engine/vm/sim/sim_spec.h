@@ -13,11 +13,13 @@
 
 namespace ferry {
 
-// The guest's NIC (ferry-sim-guest --tap --mac --ip): "nic": {"tap", "mac", "ip": "A.B.C.D/NN"}.
+// The guest's NIC (ferry-sim-guest --tap --mac --ip [--netns]):
+// "nic": {"tap", "mac", "ip": "A.B.C.D/NN", "netns" (optional: the namespace the tap lives in)}.
 struct SimNic {
   std::string tap;
   std::string mac;
   std::string ip;
+  std::string netns;
 };
 
 struct SimSpec {

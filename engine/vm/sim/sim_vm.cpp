@@ -60,6 +60,10 @@ std::vector<std::string> guest_arguments(const SimSpec& spec, const std::string&
                                 "--wss",     std::to_string(spec.wss ? spec.wss : spec.memory),
                                 "--seed",    std::to_string(spec.seed),
                                 "--fill",    std::to_string(spec.fill.value_or(spec.memory))};
+  if (spec.nic) {
+    args.insert(args.end(), {"--tap", spec.nic->tap, "--mac", spec.nic->mac, "--ip", spec.nic->ip});
+    if (!spec.nic->netns.empty()) args.insert(args.end(), {"--netns", spec.nic->netns});
+  }
   if (resume_state_path.empty()) {
     // On resume the rate comes from the device state (the source may have changed it).
     args.insert(args.end(), {"--dirty-rate", std::to_string(spec.dirty_rate_mib)});

@@ -8,8 +8,8 @@
 #include <gtest/gtest.h>
 
 #include "drivers/net/ovs/announcement_frames.h"
-#include "drivers/net/ovs/network_namespace.h"
 #include "drivers/net/ovs/tap_device.h"
+#include "engine/posix/network_namespace.h"
 #include "tests/unit/ovs/ovs_test_host.h"
 #include "tests/unit/ovs/probe_port.h"
 #include "tests/unit/ovs/test_command.h"
@@ -204,7 +204,8 @@ TEST_F(OvsPortDriverTest, PrepareMakesATapAndAQuarantinedPortWithTheExternalIds)
                   {"qemu-netdev",
                    "tap,id=net-nic0,ifname=ft525400123456,script=no,downscript=no,vnet_hdr=off,"
                    "queues=2"},
-                  {"qemu-device", "e1000,netdev=net-nic0,mac=52:54:00:12:34:56"}}));
+                  {"qemu-device", "e1000,netdev=net-nic0,mac=52:54:00:12:34:56"},
+                  {"netns", host_->netns()}}));
   EXPECT_TRUE(device_exists(kTap));
 
   auto port = bridges_->find_port(kTap);

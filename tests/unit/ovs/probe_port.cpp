@@ -10,7 +10,7 @@
 
 #include <cstring>
 
-#include "drivers/net/ovs/network_namespace.h"
+#include "engine/posix/network_namespace.h"
 #include "tests/unit/ovs/test_command.h"
 
 namespace ferry::ovs {

@@ -1,5 +1,5 @@
-// Running code inside a named network namespace (/run/netns/NAME, as `ip netns` makes them), for
-// agents that run outside the namespace of the Open vSwitch they drive.
+// Running code inside a named network namespace (/run/netns/NAME, as `ip netns` makes them): for
+// agents that run outside the namespace of the Open vSwitch they drive, and guests started in it.
 #pragma once
 
 #include <functional>
@@ -7,7 +7,7 @@
 
 #include "engine/error/error.h"
 
-namespace ferry::ovs {
+namespace ferry {
 
 // Runs `body` on a short-lived thread that joined namespace `netns`, and returns its result;
 // runs it on the calling thread when `netns` is empty. The calling thread's namespace never
@@ -19,4 +19,4 @@ Result<void> run_in_network_namespace(const std::string& netns,
 // our own that live there.
 Result<void> enter_network_namespace(const std::string& netns);
 
-}  // namespace ferry::ovs
+}  // namespace ferry

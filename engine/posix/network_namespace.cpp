@@ -1,4 +1,4 @@
-#include "drivers/net/ovs/network_namespace.h"
+#include "engine/posix/network_namespace.h"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -8,7 +8,7 @@
 
 #include "engine/posix/unique_fd.h"
 
-namespace ferry::ovs {
+namespace ferry {
 
 Result<void> enter_network_namespace(const std::string& netns) {
   if (netns.empty()) return ok();
@@ -40,4 +40,4 @@ Result<void> run_in_network_namespace(const std::string& netns,
   return std::move(*result);
 }
 
-}  // namespace ferry::ovs
+}  // namespace ferry
