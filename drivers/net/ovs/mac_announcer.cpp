@@ -3,8 +3,8 @@
 #include <atomic>
 #include <condition_variable>
 
-#include "engine/posix/network_namespace.h"
 #include "drivers/net/ovs/tap_device.h"
+#include "engine/posix/network_namespace.h"
 
 namespace ferry::ovs {
 
