@@ -270,7 +270,7 @@ ApiResponse Agent::start_vm(const nlohmann::json& body) {
 }
 
 ApiResponse Agent::vm_action(const std::string& name, const std::string& method,
-                             const std::string& action) {
+                             const std::string& action, const nlohmann::json& body) {
   auto vm = vms_.find(name);
   if (!vm) return not_found(fmt::format("no VM named '{}' on {}", name, config_.host_name));
   if (method == "GET" && action.empty()) {
@@ -301,6 +301,20 @@ ApiResponse Agent::vm_action(const std::string& name, const std::string& method,
              {"pages", check->pages_checked},
              {"bad", check->pages_bad},
              {"detail", check->detail}}};
+  }
+  if (method == "POST" && action == "console") {
+    // {"line": "d", "expect": "DISK ", "timeout-ms": 10000}: a test guest's serial command.
+    if (!body.is_object() || !body.contains("line") || !body["line"].is_string())
+      return error_response(Error(Errc::invalid_argument,
+                                  "expected {\"line\": \"...\", \"expect\": \"reply prefix\"}"));
+    const std::string line = body["line"].get<std::string>();
+    const std::string expect = body.value("expect", "");
+    const auto timeout_ms = body.value("timeout-ms", 10000);
+    if (timeout_ms < 1 || timeout_ms > 600000)
+      return error_response(Error(Errc::invalid_argument, "timeout-ms must be 1..600000"));
+    auto reply = vm->console_command(line, expect, std::chrono::milliseconds(timeout_ms));
+    if (!reply) return error_response(reply.error());
+    return {200, {{"reply", *reply}}};
   }
   return not_found(fmt::format("no action {} {} for VMs", method, action));
 }
@@ -399,7 +413,8 @@ ApiResponse Agent::handle(const ApiRequest& request) {
   if (!parts.empty() && parts[0] == "vms") {
     if (parts.size() == 1 && m == "GET") return list_vms();
     if (parts.size() == 1 && m == "POST") return start_vm(request.body);
-    if (parts.size() >= 2) return vm_action(parts[1], m, parts.size() > 2 ? parts[2] : "");
+    if (parts.size() >= 2)
+      return vm_action(parts[1], m, parts.size() > 2 ? parts[2] : "", request.body);
   }
   if (!parts.empty() && parts[0] == "migrations") {
     if (parts.size() == 1 && m == "POST") return start_migration(request.body);

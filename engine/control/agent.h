@@ -41,7 +41,7 @@ class Agent final : public ApiHandler {
   ApiResponse list_vms() const;
   ApiResponse start_vm(const nlohmann::json& body);
   ApiResponse vm_action(const std::string& name, const std::string& method,
-                        const std::string& action);
+                        const std::string& action, const nlohmann::json& body);
   ApiResponse start_migration(const nlohmann::json& body);
   ApiResponse migration_action(const std::string& id, const std::string& method,
                                const std::string& action, const nlohmann::json& body);

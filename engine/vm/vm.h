@@ -6,9 +6,11 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -60,6 +62,11 @@ class Vm {
   // Opaque device state, read while paused; the destination's launch consumes it.
   virtual Result<std::vector<std::byte>> save_device_state() = 0;
   virtual Result<GuestVerification> verify() = 0;
+  // Sends one line to the guest's serial console and returns the first later line starting with
+  // `reply_prefix`: for test guests that take commands there (tests/guest). Guests without a
+  // console say so.
+  virtual Result<std::string> console_command(std::string_view line, std::string_view reply_prefix,
+                                              std::chrono::milliseconds timeout);
   // Terminates the guest process and removes its RAM files.
   virtual Result<void> stop() = 0;
 };

@@ -597,6 +597,17 @@ Result<GuestVerification> QemuVm::verify() {
   return result;
 }
 
+Result<std::string> QemuVm::console_command(std::string_view line, std::string_view reply_prefix,
+                                            std::chrono::milliseconds timeout) {
+  const std::string where = fmt::format("VM '{}': serial command \"{}\"", spec_.name, line);
+  if (line.empty() || line.size() > 200 || line.find_first_of("\r\n") != std::string_view::npos)
+    return Error(Errc::invalid_argument, where + ": one line of 1..200 characters, please");
+  if (!serial_) return Error(Errc::invalid_argument, where + ": the guest has no serial console");
+  auto reply = serial_->command(line, reply_prefix, timeout);
+  if (!reply) return qemu_failure(reply.error().code(), reply.error().message()).within(where);
+  return reply->text;
+}
+
 void QemuVm::teardown() {
   namespace fs = std::filesystem;
   if (process_) process_->kill_and_reap();

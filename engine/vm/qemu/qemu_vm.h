@@ -69,6 +69,8 @@ class QemuVm final : public Vm {
   Result<void> resume() override;
   Result<std::vector<std::byte>> save_device_state() override;
   Result<GuestVerification> verify() override;  // ferry-test-guest only: serial "v"
+  Result<std::string> console_command(std::string_view line, std::string_view reply_prefix,
+                                      std::chrono::milliseconds timeout) override;
   Result<void> stop() override;  // quit, SIGKILL after a deadline; removes RAM file and sockets
 
   // Destination: feeds a saved device-state stream (migrate-incoming on a getfd descriptor) and
