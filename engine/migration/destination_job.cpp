@@ -23,8 +23,19 @@ constexpr uint64_t kMaxDeviceState = 256ull << 20;
 constexpr std::chrono::minutes kQuietControlTimeout{30};
 
 // JSON documents are built outside coroutines: g++ 12 miscompiles braced initializer lists there.
-nlohmann::json accept_document(const std::string& session, const std::string& host) {
-  return {{"session", session}, {"host", host}};
+nlohmann::json accept_document(const std::string& session, const std::string& host,
+                               const nlohmann::json& disk_copies) {
+  nlohmann::json accept = {{"session", session}, {"host", host}};
+  if (!disk_copies.empty()) accept["disk-copies"] = disk_copies;
+  return accept;
+}
+
+// Resources whose disk the source copies to us live (attach "copy": "mirror").
+std::vector<std::string> disks_to_copy(const nlohmann::json& attachments) {
+  std::vector<std::string> ids;
+  for (const auto& [id, attach] : attachments.items())
+    if (attach.is_object() && attach.value("copy", "") == "mirror") ids.push_back(id);
+  return ids;
 }
 
 nlohmann::json region_digest(uint32_t id, uint64_t digest) {
@@ -203,12 +214,25 @@ awaitable<Result<void>> DestinationJob::run_phases() {
     co_return error;
   }
   d.incoming = std::move(*incoming);
+  nlohmann::json disk_copies = nlohmann::json::object();
+  if (const auto ids = disks_to_copy(attachments); !ids.empty()) {
+    // The source copies these disks into our guest's while memory moves; it reaches the exports
+    // at the address it reached us on.
+    auto exported = d.incoming->export_disks(ids, d.control->local_address());
+    if (!exported) {
+      Error error = std::move(exported).error().within(
+          fmt::format("preparing the disk copy of {} on {}", offer_.vm_name, context_.host));
+      co_await control.send_reject(error);
+      co_return error;
+    }
+    disk_copies = std::move(exported).value();
+  }
   // The job owns the group: a strong reference back would keep every finished job alive.
   std::weak_ptr<DestinationJob> weak_self = shared_from_this();
   d.group.emplace(d.control->executor(), [weak_self](const Error& error) {
     if (auto self = weak_self.lock()) self->fail_streams(error);
   });
-  const auto accept = accept_document(offer_.session, context_.host);
+  const auto accept = accept_document(offer_.session, context_.host, disk_copies);
   if (auto sent = co_await control.send_json(wire::RecordType::accept, accept); !sent)
     co_return sent;
 

@@ -63,6 +63,36 @@ nlohmann::json verification_document(bool memory_equal, const nlohmann::json& re
 }
 }  // namespace
 
+// The local disks to copy (attach "copy": "mirror") and where the destination exports each.
+Result<std::vector<DiskCopyTarget>> disk_copy_targets(const ResourceSet* resources,
+                                                      const nlohmann::json& accept) {
+  std::vector<DiskCopyTarget> targets;
+  const nlohmann::json exports = accept.value("disk-copies", nlohmann::json::object());
+  const nlohmann::json attachments =
+      resources ? resources->attachments() : nlohmann::json::object();
+  for (const auto& [id, attach] : attachments.items()) {
+    if (!attach.is_object() || attach.value("copy", "") != "mirror") continue;
+    const auto uri = exports.find(id);
+    if (uri == exports.end() || !uri->is_string() || !uri->get<std::string>().starts_with("nbd://"))
+      return Error(Errc::protocol,
+                   fmt::format("ACCEPT: the destination exports no disk for local disk {} ({})", id,
+                               exports.dump()));
+    targets.push_back({id, uri->get<std::string>()});
+  }
+  if (exports.is_object() && exports.size() != targets.size())
+    return Error(Errc::protocol, fmt::format("ACCEPT: the destination exports disks {} but the "
+                                             "guest's local disks are {} of {}",
+                                             exports.dump(), targets.size(), attachments.dump()));
+  return targets;
+}
+
+nlohmann::json disk_copy_document(const DiskCopyProgress& progress) {
+  return {{"total", progress.total},
+          {"transferred", progress.transferred},
+          {"remaining", progress.total - std::min(progress.total, progress.transferred)},
+          {"ready", progress.ready}};
+}
+
 struct SourceJob::Impl {
   explicit Impl(const PrecopySettings& settings)
       : limiter(settings.max_bandwidth), policy(settings) {}
@@ -82,7 +112,9 @@ struct SourceJob::Impl {
   bool switchover_sent = false;
   Clock::time_point start = Clock::now();
   Clock::time_point pause_at;
-  nlohmann::json resumed;  // the destination's RESUMED report
+  nlohmann::json resumed;      // the destination's RESUMED report
+  bool copying_disks = false;  // local disks are being mirrored to the destination
+  DiskCopyProgress disk_progress;
   uint64_t total_bytes = 0;
 
   void close_streams() {
@@ -141,6 +173,7 @@ nlohmann::json SourceJob::snapshot() const {
   json["vm"] = vm_->name();
   json["destination"] = request_.destination;
   json["streams"] = request_.streams;
+  if (impl_->disk_progress.total > 0) json["disk"] = disk_copy_document(impl_->disk_progress);
   std::lock_guard policy_lock(impl_->policy_mutex);
   json["settings"] = precopy_settings_to_json(impl_->policy.settings());
   return json;
@@ -197,6 +230,14 @@ awaitable<Result<void>> SourceJob::run_phases() {
     co_return sent;
   auto answer = co_await control.expect_accept(request_.prepare_timeout);
   if (!answer) co_return std::move(answer).error();
+  auto copies = disk_copy_targets(request_.resources.get(), *answer);
+  if (!copies) co_return std::move(copies).error();
+  if (!copies->empty()) {
+    // Local disks travel beside the memory: the guest's QEMU mirrors them into the exports.
+    if (auto started = vm_->start_disk_copy(*copies); !started)
+      co_return std::move(started).error().within("starting the disk copy");
+    d.copying_disks = true;
+  }
 
   std::vector<SourceRegion> source_regions;
   for (size_t i = 0; i < d.regions.size(); ++i)
@@ -299,6 +340,12 @@ awaitable<Result<void>> SourceJob::run_phases() {
       stats_.expected_downtime = decision.expected_downtime;
       stats_.precopy_decision = decision.reason;
     }
+    if (d.copying_disks) {
+      auto copied = co_await wait_for_disk_copy(decision.action == PrecopyAction::stop_and_copy);
+      if (!copied) co_return std::move(copied).error();
+      // Memory the guest dirtied while we waited goes in another round.
+      if (*copied) continue;
+    }
     publish();
     if (decision.action == PrecopyAction::stop_and_copy) break;
     if (decision.action == PrecopyAction::give_up)
@@ -321,6 +368,14 @@ awaitable<Result<void>> SourceJob::run_phases() {
   d.dirty_log->stop();
   if (auto sent = co_await send_round(round); !sent)
     co_return std::move(sent).error().within("final round");
+  if (d.copying_disks) {
+    // Paused, so the mirrors are idle and in sync: finish them; the destination's disks are whole.
+    if (auto done = vm_->complete_disk_copy(request_.prepare_timeout); !done)
+      co_return std::move(done).error();
+    d.copying_disks = false;
+    std::lock_guard lock(stats_mutex_);
+    d.disk_progress.transferred = d.disk_progress.total;
+  }
   auto device_state = vm_->save_device_state();
   if (!device_state) co_return std::move(device_state).error().within("saving device state");
   const auto& state = *device_state;
@@ -355,6 +410,29 @@ awaitable<Result<void>> SourceJob::run_phases() {
   if (!resumed) co_return std::move(resumed).error();
   d.resumed = std::move(*resumed);
   co_return ok();
+}
+
+awaitable<Result<bool>> SourceJob::wait_for_disk_copy(bool until_ready) {
+  auto& d = *impl_;
+  bool waited = false;
+  const auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer timer(executor);
+  for (;;) {
+    auto progress = vm_->disk_copy_progress();
+    if (!progress) co_return std::move(progress).error().within("disk copy");
+    {
+      std::lock_guard lock(stats_mutex_);
+      d.disk_progress = *progress;
+      if (until_ready && !progress->ready) stats_.precopy_decision = "waiting for the disk copy";
+    }
+    if (!until_ready || progress->ready) co_return waited;
+    publish();
+    if (cancelled_) co_return Error(Errc::cancelled, "cancelled by request");
+    waited = true;
+    timer.expires_after(std::chrono::milliseconds(200));
+    boost::system::error_code ignored;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  }
 }
 
 awaitable<Result<bool>> SourceJob::ask_destination_outcome() {
@@ -397,7 +475,7 @@ awaitable<void> SourceJob::roll_back(const Error& error, MigrationOutcome& outco
       outcome.error.reset();
       outcome.vm_location = "destination";
       (void)vm_->stop();
-      if (request_.resources) request_.resources->release();
+      if (request_.resources) request_.resources->release_moved_away();
       co_return;
     }
     if (!resumed) {
@@ -414,6 +492,10 @@ awaitable<void> SourceJob::roll_back(const Error& error, MigrationOutcome& outco
   }
   d.close_all();
   if (d.dirty_log) d.dirty_log->stop();
+  if (d.copying_disks) {
+    vm_->cancel_disk_copy();  // our disks stay as they are, in use by the guest
+    d.copying_disks = false;
+  }
   outcome.vm_location = "source";
   if (d.resources_deactivated) {
     // Never run the guest here without its disks and ports: stay paused if they cannot be had.
@@ -496,7 +578,7 @@ awaitable<MigrationOutcome> SourceJob::run() {
   if (outcome.ok) {
     if (auto stopped = vm_->stop(); !stopped)
       verification["source-release-error"] = stopped.error().message();
-    if (request_.resources) request_.resources->release();
+    if (request_.resources) request_.resources->release_moved_away();
   }
   d.close_all();
   phase_ = Phase::done;

@@ -69,6 +69,9 @@ class SourceJob : public std::enable_shared_from_this<SourceJob> {
   awaitable<Result<void>> run_phases();
   awaitable<void> roll_back(const Error& error, MigrationOutcome& outcome);
   awaitable<Result<bool>> ask_destination_outcome();
+  // Polls the disk copy into the statistics; with `until_ready`, waits (cancellably) until every
+  // copy has caught up. True when it had to wait.
+  awaitable<Result<bool>> wait_for_disk_copy(bool until_ready);
   void publish();
 
   asio::io_context& io_;

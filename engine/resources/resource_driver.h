@@ -44,6 +44,9 @@ struct ResourceContext {
   // host_config[its name] and ignores the rest.
   nlohmann::json host_config = nlohmann::json::object();
   std::chrono::milliseconds timeout{std::chrono::seconds(10)};
+  // release() only: the resource moved to another host with a committed migration (as opposed to
+  // a guest stopped here). A disk copied to the destination is then a stale copy to remove.
+  bool moved_away = false;
 };
 
 // A resource attached on one host. Created by prepare() on a destination (or by the agent when it

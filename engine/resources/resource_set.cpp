@@ -131,10 +131,20 @@ Result<void> ResourceSet::deactivate() {
 }
 
 void ResourceSet::release() {
+  release_with(context_);
+}
+
+void ResourceSet::release_moved_away() {
+  ResourceContext moved = context_;
+  moved.moved_away = true;
+  release_with(moved);
+}
+
+void ResourceSet::release_with(const ResourceContext& context) {
   for (auto& binding : bindings_) {
     auto driver = driver_for(binding.spec);
     if (!driver) continue;
-    if (auto result = driver.value()->release(binding, context_); !result)
+    if (auto result = driver.value()->release(binding, context); !result)
       spdlog::error("{}", step_error(binding.spec, "release", result.error()).message());
   }
   bindings_.clear();

@@ -32,8 +32,11 @@ class ResourceSet {
   Result<void> activate();
   // Every resource is attempted; the first error is returned.
   Result<void> deactivate();
-  // Best effort, every resource, errors logged: after commit (source) or instead of rollback.
+  // Best effort, every resource, errors logged: when the guest stops here, or instead of rollback.
   void release();
+  // The same after a committed migration: the resources live on the destination now
+  // (ResourceContext::moved_away).
+  void release_moved_away();
   // Undoes prepare (deactivating first what is active), in reverse order.
   void rollback();
 
@@ -48,6 +51,7 @@ class ResourceSet {
 
  private:
   Error step_error(const ResourceSpec& spec, std::string_view step, const Error& error) const;
+  void release_with(const ResourceContext& context);
   Result<std::shared_ptr<ResourceDriver>> driver_for(const ResourceSpec& spec) const;
 
   std::shared_ptr<const ResourceRegistry> registry_;

@@ -121,6 +121,12 @@ awaitable<Result<void>> RecordConnection::handshake(TlsRole role,
   co_return Error(Errc::rejected, fmt::format("{}: TLS handshake refused: {}", label_, reason));
 }
 
+std::string RecordConnection::local_address() const {
+  boost::system::error_code ec;
+  const auto endpoint = socket_.local_endpoint(ec);
+  return ec ? std::string() : endpoint.address().to_string();
+}
+
 std::string RecordConnection::peer_certificate_subject() const {
   if (!tls_) return {};
   X509* peer = SSL_get0_peer_certificate(tls_->stream.native_handle());

@@ -65,6 +65,8 @@ class RecordConnection : public std::enable_shared_from_this<RecordConnection> {
   bool uses_tls() const { return tls_ != nullptr; }
   // The subject of the certificate the peer presented ("CN=hosta"), empty in plain TCP.
   std::string peer_certificate_subject() const;
+  // The address of our end ("10.0.0.2"): where the peer reached us. Empty when closed.
+  std::string local_address() const;
 
   const Executor& executor() const { return executor_; }
   const std::string& label() const { return label_; }  // "control to 10.0.0.2:7460", for errors

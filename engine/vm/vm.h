@@ -17,6 +17,7 @@
 
 #include "engine/error/error.h"
 #include "engine/memory/dirty_log.h"
+#include "engine/vm/disk_copy.h"
 
 namespace ferry {
 
@@ -69,6 +70,16 @@ class Vm {
                                               std::chrono::milliseconds timeout);
   // Terminates the guest process and removes its RAM files.
   virtual Result<void> stop() = 0;
+
+  // Source side of the live copy of disks that are not shared (engine/vm/disk_copy.h). Guests
+  // without such disks refuse (the defaults).
+  virtual Result<void> start_disk_copy(const std::vector<DiskCopyTarget>& targets);
+  virtual Result<DiskCopyProgress> disk_copy_progress();
+  // Guest paused and every copy ready: finishes the copies, the destination's disks now equal
+  // ours. An error when a copy is not complete.
+  virtual Result<void> complete_disk_copy(std::chrono::milliseconds timeout);
+  // Stops the copies, leaving our disks as they are (a failed or cancelled migration).
+  virtual void cancel_disk_copy() {}
 };
 
 // The destination's guest during an incoming migration. Prepared before memory arrives (a QEMU
@@ -83,6 +94,10 @@ class IncomingVm {
                                              const std::vector<RamRegionInfo>& files) = 0;
   // Abandons the guest (stops a process it started); the RAM files belong to the engine.
   virtual void discard() = 0;
+  // Exports the (empty, prepared) disks of resources `resource_ids` for the source to copy into,
+  // listening on `host`: {"<resource id>": "nbd://host:port/name"}. The exports close at finish().
+  virtual Result<nlohmann::json> export_disks(const std::vector<std::string>& resource_ids,
+                                              const std::string& host);
 };
 
 }  // namespace ferry

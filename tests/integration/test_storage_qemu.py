@@ -1,8 +1,14 @@
 #!/usr/bin/env python3
-"""A QEMU guest writing to its shared disk moves between hosts and keeps writing; the disk, read
-back through libnfs or libiscsi, holds its whole write sequence.
+"""A QEMU guest writing to its disk moves between hosts and keeps writing; the disk, read back,
+holds its whole write sequence.
 
-    test_storage_qemu.py nfs|iscsi
+    test_storage_qemu.py nfs|iscsi|local
+
+nfs and iscsi: the disk is shared, read back through libnfs or libiscsi. local: the disk is a file
+only its host sees (driver "local"); the migration copies it live (QEMU's drive-mirror into the
+destination's NBD export, completed at switchover), the source's stale copy is removed after the
+move, a destination that already has such a file refuses before the guest is touched, and the job
+reports the copy's progress ("disk" in its statistics).
 
 The storage server runs in host A's namespace: nfs-ganesha (scripts/fixtures/nfs-server) or tgtd
 (scripts/fixtures/iscsi-target). Each agent maps the pool's repository "sr1" to its own access (for
@@ -33,8 +39,8 @@ from test_qemu_support import GUEST_KERNEL, MiB, host_log, skip_unless_qemu  # n
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "..", "..", "scripts", "fixtures")
 KIND = sys.argv[1] if len(sys.argv) > 1 else ""
-if KIND not in ("nfs", "iscsi"):
-    print("usage: test_storage_qemu.py nfs|iscsi", file=sys.stderr)
+if KIND not in ("nfs", "iscsi", "local"):
+    print("usage: test_storage_qemu.py nfs|iscsi|local", file=sys.stderr)
     sys.exit(2)
 
 skip_unless_qemu()
@@ -42,7 +48,7 @@ ok, why = can_use_netns()
 if not ok:
     print(f"SKIPPED: needs network namespaces for the storage host: {why}", flush=True)
     sys.exit(0)
-tools = ("ganesha.nfsd", "rpcbind") if KIND == "nfs" else ("tgtd", "tgtadm")
+tools = {"nfs": ("ganesha.nfsd", "rpcbind"), "iscsi": ("tgtd", "tgtadm"), "local": ()}[KIND]
 for tool in tools:
     if not any(os.access(os.path.join(d, tool), os.X_OK) for d in ("/usr/bin", "/usr/sbin", "/bin", "/sbin")):
         print(f"SKIPPED: {tool} is not installed", flush=True)
@@ -62,7 +68,13 @@ confdir = tempfile.mkdtemp(prefix=f"ferry-it-{KIND}q-conf-")
 server_started = False
 
 
+def disk_dir(host):
+    return os.path.join(storage, f"host-{host}-disks")
+
+
 def host_config(host):
+    if KIND == "local":
+        return {"resources": {"local": {"directory": disk_dir(host)}}}
     if KIND == "nfs":
         return {"resources": {"nfs": {"repositories": {"sr1": {"server": SERVER_IP, "export": "/export"}}}}}
     return {"resources": {"iscsi": {"initiator": INITIATORS[host],
@@ -70,6 +82,8 @@ def host_config(host):
 
 
 def disk_resource():
+    if KIND == "local":
+        return {"id": "disk0", "driver": "local", "image": "vm1/disk0.img"}
     if KIND == "nfs":
         return {"id": "disk0", "driver": "nfs", "sr": "sr1", "image": "vm1/disk0.img"}
     return {"id": "disk0", "driver": "iscsi", "sr": "sr1", "target": TARGET, "lun": 1}
@@ -107,7 +121,13 @@ try:
     with Topology(f"{KIND}q", agent_extra_a=["--config", os.path.join(confdir, "a.json")],
                   agent_extra_b=["--config", os.path.join(confdir, "b.json")]) as t:
         # --- the storage server, in host A's namespace
-        if KIND == "nfs":
+        if KIND == "local":
+            os.makedirs(os.path.join(disk_dir("a"), "vm1"))
+            with open(os.path.join(disk_dir("a"), "vm1", "disk0.img"), "wb") as f:
+                f.truncate(DISK_MIB * MiB)
+            started = subprocess.CompletedProcess([], 0, "", "")
+            read_url = os.path.join(disk_dir("a"), "vm1", "disk0.img")
+        elif KIND == "nfs":
             os.makedirs(os.path.join(storage, "export", "vm1"))
             os.makedirs(os.path.join(storage, "export-ro"))
             with open(os.path.join(storage, "export", "vm1", "disk0.img"), "wb") as f:
@@ -128,7 +148,7 @@ try:
             print(f"SKIPPED: {started.stderr.strip()}", flush=True)
             sys.exit(0)
         assert started.returncode == 0, f"starting the {KIND} server: {started.stdout} {started.stderr}"
-        server_started = True
+        server_started = KIND != "local"
         log(f"{KIND} storage served from {SERVER_IP} (host A's namespace); the disk is {read_url}")
 
         # --- the guest, writing to its shared disk on A
@@ -146,11 +166,32 @@ try:
         c.check(boot_status.get("written", 0) > 200, f"the guest writes on A (written {boot_status.get('written')})")
         boot_id = boot_status.get("id")
 
+        if KIND == "local":
+            # --- a destination that already has a file of that name refuses; nothing is lost
+            squatter = os.path.join(disk_dir("b"), "vm1", "disk0.img")
+            os.makedirs(os.path.dirname(squatter))
+            with open(squatter, "wb") as f:
+                f.write(b"someone else's disk")
+            mid = t.a.migrate("vm1", t.b.endpoint)
+            final = t.a.wait_migration(mid, timeout=120)
+            err = final.get("error") or ""
+            log(f"vm1 A -> B with a file in the way: {final.get('status')}: {err}")
+            c.check(final.get("status") == "failed" and "prepare" in err and "exists already" in err,
+                    "a destination already holding the image refuses in prepare")
+            with open(squatter, "rb") as f:
+                c.check(f.read() == b"someone else's disk", "the file on B is untouched")
+            os.unlink(squatter)
+            c.check((t.a.vm("vm1") or {}).get("state") == "running", "vm1 keeps running on A")
+            c.check(wait_written_beyond(t.a, disk_status(t.a).get("written", 0) + 20).get("errors") == 0,
+                    "and keeps writing there")
+
         moves = []
         for src, dst in ((t.a, t.b), (t.b, t.a)):
             before = disk_status(src)
             mid = src.migrate("vm1", dst.endpoint, verify=True)
-            final = src.wait_migration(mid, timeout=300)
+            disk_events = []
+            final = src.wait_migration(mid, timeout=300, on_event=lambda e: disk_events.append(
+                (e.get("stats") or {}).get("disk")))
             log(f"vm1 {src.name} -> {dst.name}: {final.get('status')} downtime {final.get('downtime')} ms "
                 f"total {final.get('total-time')} ms {final.get('error') or ''}")
             c.check(final.get("status") == "completed", f"vm1 moves {src.name} -> {dst.name} while writing")
@@ -166,9 +207,21 @@ try:
                     cmdline = f.read().decode(errors="replace").replace("\0", " ")
             except OSError:
                 pass
-            expected = ("nfs://" + SERVER_IP) if KIND == "nfs" else f"initiator-name={INITIATORS[dst.name[-1]]}"
+            expected = {"nfs": "nfs://" + SERVER_IP,
+                        "iscsi": f"initiator-name={INITIATORS[dst.name[-1]]}",
+                        "local": f"file={os.path.join(disk_dir(dst.name[-1]), 'vm1', 'disk0.img')}"}[KIND]
             c.check(expected in cmdline, f"{dst.name}'s QEMU opened the disk through {dst.name}'s own access "
                                          f"({expected})")
+            if KIND == "local":
+                disk = final.get("disk") or {}
+                log(f"disk copy in the job's statistics: {disk}")
+                c.check(disk.get("total", 0) >= DISK_MIB * MiB and disk.get("transferred") == disk.get("total"),
+                        f"the job reports the disk copy, complete ({disk})")
+                stale = os.path.join(disk_dir(src.name[-1]), "vm1", "disk0.img")
+                c.check(not os.path.exists(stale), f"the stale copy on {src.name} is removed")
+                seen = [e for e in disk_events if e]
+                c.check(seen, f"progress events carry the disk copy ({len(seen)} of {len(disk_events)}; "
+                              f"first {seen[0] if seen else None})")
             after = wait_written_beyond(dst, before.get("written", 0) + 200)
             log(f"on {dst.name}: {after}")
             c.check(after.get("state") == "on" and after.get("errors") == 0 and
@@ -190,14 +243,16 @@ try:
 
         image = os.path.join(storage, "readback.raw")
         reader = ["qemu-img", "convert", "-O", "raw"]
-        if KIND == "iscsi":
+        if KIND == "local":
+            reader = ["cp", read_url, image]
+        elif KIND == "iscsi":
             reader = ["qemu-img", "convert", "--image-opts", "-O", "raw",
                       f"driver=iscsi,transport=tcp,portal={PORTAL},target={TARGET},lun=1,"
                       f"initiator-name=iqn.2026-11.ferry.test:checker", image]
         else:
             reader = reader + [read_url, image]
         r = t.run_in(t.a, reader, capture_output=True, text=True)
-        c.check(r.returncode == 0, f"the disk is read back through lib{KIND} ({' '.join(reader)}: {r.stderr.strip()})")
+        c.check(r.returncode == 0, f"the disk is read back ({' '.join(reader)}: {r.stderr.strip()})")
         if r.returncode == 0:
             result = check_image(image, flushed=final_status["flushed"], written=final_status["written"],
                                  boot_id=boot_id, start_lba=final_status.get("start"),
@@ -210,7 +265,7 @@ try:
         gaps = [text for _, text in host_log(serial_log) if text.startswith("ERR")]
         c.check(not gaps, f"no error on the guest's console ({gaps[:3]})")
 finally:
-    if server_started or KIND == "iscsi":
+    if KIND != "local" and (server_started or KIND == "iscsi"):
         if KIND == "nfs":
             r = subprocess.run([os.path.join(FIXTURES, "nfs-server"), "stop", storage], capture_output=True, text=True)
         else:

@@ -36,8 +36,17 @@ Result<std::shared_ptr<Vm>> IncomingQemuVm::finish(std::vector<std::byte> device
   if (files[0].path != vm_->ram_path()) {
     if (auto renamed = vm_->ram_file_renamed(files[0].path); !renamed) return renamed.error();
   }
+  // The source finished its disk copies before it sent the device state: nobody may write
+  // through the exports any more.
+  if (auto closed = vm_->stop_disk_exports(); !closed) return closed.error();
   if (auto loaded = vm_->load_device_state(device_state); !loaded) return loaded.error();
   return std::shared_ptr<Vm>(std::move(vm_));
+}
+
+Result<nlohmann::json> IncomingQemuVm::export_disks(const std::vector<std::string>& resource_ids,
+                                                    const std::string& host) {
+  if (!vm_) return Error(Errc::internal, "incoming QEMU guest already finished or discarded");
+  return vm_->export_disks(resource_ids, host);
 }
 
 void IncomingQemuVm::discard() {

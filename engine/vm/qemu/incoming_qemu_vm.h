@@ -28,6 +28,8 @@ class IncomingQemuVm final : public IncomingVm {
                                      const std::vector<RamRegionInfo>& files) override;
   // Stops the waiting QEMU. Its RAM file goes with it (the engine removes it anyway).
   void discard() override;
+  Result<nlohmann::json> export_disks(const std::vector<std::string>& resource_ids,
+                                      const std::string& host) override;
 
   // The waiting QEMU's process, -1 once finished or discarded.
   pid_t pid() const;

@@ -1,5 +1,7 @@
 #include "engine/vm/qemu/qemu_attachments.h"
 
+#include <cctype>
+
 #include <fmt/format.h>
 
 namespace ferry {
@@ -14,6 +16,19 @@ Result<std::string> string_field(const std::string& id, const nlohmann::json& at
   return value.get<std::string>();
 }
 }  // namespace
+
+std::string qemu_drive_id(std::string_view resource_id) {
+  // QEMU ids: a letter first, then letters, digits, '-', '.', '_'.
+  std::string id = "disk-";
+  for (const char c : resource_id)
+    id +=
+        (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_') ? c : '_';
+  return id;
+}
+
+std::string qemu_drive_node(std::string_view resource_id) {
+  return qemu_drive_id(resource_id) + "-format";
+}
 
 Result<std::vector<std::string>> qemu_device_args(const nlohmann::json& attachments) {
   std::vector<std::string> args;
@@ -34,7 +49,8 @@ Result<std::vector<std::string>> qemu_device_args(const nlohmann::json& attachme
         return Error(Errc::invalid_argument,
                      fmt::format("resource {}: more than {} disks", id, kIdeDrives));
       args.push_back("-drive");
-      args.push_back(fmt::format("{},if=ide,index={}", drive.value(), ide_index++));
+      args.push_back(fmt::format("{},if=ide,index={},id={},node-name={}", drive.value(),
+                                 ide_index++, qemu_drive_id(id), qemu_drive_node(id)));
     }
     if (attach.contains("qemu-netdev") != attach.contains("qemu-device"))
       return Error(Errc::invalid_argument,

@@ -73,6 +73,20 @@ class QemuVm final : public Vm {
                                       std::chrono::milliseconds timeout) override;
   Result<void> stop() override;  // quit, SIGKILL after a deadline; removes RAM file and sockets
 
+  // Live copy of local disks (engine/vm/disk_copy.h), qemu_disk_copy.cpp: drive-mirror into the
+  // destination's NBD exports; complete = block-job-cancel once ready (the copy stays whole and
+  // the source keeps its own disk, as libvirt does).
+  Result<void> start_disk_copy(const std::vector<DiskCopyTarget>& targets) override;
+  Result<DiskCopyProgress> disk_copy_progress() override;
+  Result<void> complete_disk_copy(std::chrono::milliseconds timeout) override;
+  void cancel_disk_copy() override;
+  // Destination: an NBD server on `host` (an ephemeral port, a socket ferry binds and hands over)
+  // exporting the drives of `resource_ids` writable. {"<id>": "nbd://host:port/<drive id>"}.
+  Result<nlohmann::json> export_disks(const std::vector<std::string>& resource_ids,
+                                      const std::string& host);
+  // Destination: closes the NBD server (before the device state loads). Idempotent.
+  Result<void> stop_disk_exports();
+
   // Destination: feeds a saved device-state stream (migrate-incoming on a getfd descriptor) and
   // checks QEMU loaded it. Errc::rejected with QEMU's own words when it refused the stream.
   Result<void> load_device_state(std::span<const std::byte> stream);
@@ -117,8 +131,10 @@ class QemuVm final : public Vm {
   mutable std::mutex state_mutex_;
   mutable VmState state_ = VmState::starting;
   bool device_state_loaded_ = false;
-  bool announce_pending_ = false;  // set by a load, cleared by the resume that follows
-  std::string announce_result_;    // "" before any, "ok", or why it failed
+  std::vector<std::string> copy_jobs_;  // our drive-mirror job ids (source)
+  bool exporting_disks_ = false;        // an NBD server runs (destination)
+  bool announce_pending_ = false;       // set by a load, cleared by the resume that follows
+  std::string announce_result_;         // "" before any, "ok", or why it failed
   bool owns_ram_file_ = false;
   std::chrono::steady_clock::time_point launched_at_;
   nlohmann::json last_transfer_;  // bytes and timings of the last save or load

@@ -18,12 +18,25 @@ TEST(QemuAttachments, DisksGetIdeIndexesNicsGetNetdevAndDevice) {
   auto args = qemu_device_args(attachments);
   ASSERT_TRUE(args.ok()) << args.error().message();
   std::vector<std::string> expected = {
-      "-drive",  "file=nfs://10.0.0.1/sr/a.img,format=raw,if=ide,index=0",
-      "-drive",  "file=iscsi://10.0.0.1/iqn.x/1,format=raw,if=ide,index=1",
-      "-iscsi",  "initiator-name=iqn.h:b",
-      "-netdev", "tap,id=n0,ifname=t0,script=no,downscript=no",
-      "-device", "e1000,netdev=n0,mac=52:54:00:00:00:01"};
+      "-drive",
+      "file=nfs://10.0.0.1/sr/a.img,format=raw,if=ide,index=0,id=disk-disk0,node-name=disk-disk0-"
+      "format",
+      "-drive",
+      "file=iscsi://10.0.0.1/iqn.x/1,format=raw,if=ide,index=1,id=disk-disk1,node-name=disk-disk1-"
+      "format",
+      "-iscsi",
+      "initiator-name=iqn.h:b",
+      "-netdev",
+      "tap,id=n0,ifname=t0,script=no,downscript=no",
+      "-device",
+      "e1000,netdev=n0,mac=52:54:00:00:00:01"};
   EXPECT_EQ(args.value(), expected);
+}
+
+TEST(QemuAttachments, DriveNamesAreValidQemuIdsAndTheSameEverywhere) {
+  EXPECT_EQ(qemu_drive_id("disk0"), "disk-disk0");
+  EXPECT_EQ(qemu_drive_node("disk0"), "disk-disk0-format");
+  EXPECT_EQ(qemu_drive_id("root disk/1,x=y"), "disk-root_disk_1_x_y");
 }
 
 TEST(QemuAttachments, MalformedAttachmentsNameTheResource) {
