@@ -6,6 +6,7 @@
 
 #include "engine/memory/mapped_region.h"
 #include "engine/migration/control_channel.h"
+#include "engine/migration/downtime_breakdown.h"
 #include "engine/migration/memory_digest.h"
 #include "engine/migration/offer.h"
 #include "engine/migration/page_stream.h"
@@ -115,6 +116,7 @@ struct SourceJob::Impl {
   nlohmann::json resumed;      // the destination's RESUMED report
   bool copying_disks = false;  // local disks are being mirrored to the destination
   DiskCopyProgress disk_progress;
+  DowntimeBreakdown downtime;  // guarded by the job's stats mutex
   uint64_t total_bytes = 0;
 
   void close_streams() {
@@ -174,6 +176,7 @@ nlohmann::json SourceJob::snapshot() const {
   json["destination"] = request_.destination;
   json["streams"] = request_.streams;
   if (impl_->disk_progress.total > 0) json["disk"] = disk_copy_document(impl_->disk_progress);
+  if (!impl_->downtime.empty()) json["downtime-breakdown"] = impl_->downtime.to_json();
   std::lock_guard policy_lock(impl_->policy_mutex);
   json["settings"] = precopy_settings_to_json(impl_->policy.settings());
   return json;
@@ -361,23 +364,38 @@ awaitable<Result<void>> SourceJob::run_phases() {
     stats_.round = ++round;
   }
   d.pause_at = Clock::now();
+  {
+    std::lock_guard lock(stats_mutex_);
+    d.downtime.start(d.pause_at);
+  }
   d.paused = true;  // even a failed pause is answered by resume() in the rollback
   if (auto paused = vm_->pause(); !paused)
     co_return std::move(paused).error().within("pausing the guest");
+  auto downtime_step = [&](const char* step) {
+    std::lock_guard lock(stats_mutex_);
+    d.downtime.step_done(step, Clock::now());
+  };
+  downtime_step("pause");
   if (auto last = collect(); !last) co_return std::move(last).error();
   d.dirty_log->stop();
+  downtime_step("final-scan");
   if (auto sent = co_await send_round(round); !sent)
     co_return std::move(sent).error().within("final round");
+  downtime_step("final-round");
   if (d.copying_disks) {
     // Paused, so the mirrors are idle and in sync: finish them; the destination's disks are whole.
     if (auto done = vm_->complete_disk_copy(request_.prepare_timeout); !done)
       co_return std::move(done).error();
     d.copying_disks = false;
-    std::lock_guard lock(stats_mutex_);
-    d.disk_progress.transferred = d.disk_progress.total;
+    {
+      std::lock_guard lock(stats_mutex_);
+      d.disk_progress.transferred = d.disk_progress.total;
+    }
+    downtime_step("disk-copy-complete");
   }
   auto device_state = vm_->save_device_state();
   if (!device_state) co_return std::move(device_state).error().within("saving device state");
+  downtime_step("device-state-save");
   const auto& state = *device_state;
   for (size_t offset = 0; offset == 0 || offset < state.size(); offset += kDeviceStateChunk) {
     const size_t n = std::min(kDeviceStateChunk, state.size() - offset);
@@ -388,6 +406,7 @@ awaitable<Result<void>> SourceJob::run_phases() {
       co_return sent;
     if (state.empty()) break;
   }
+  downtime_step("device-state-send");
 
   // --- switchover: the destination drains, loads device state, resumes and says RESUMED.
   phase_ = Phase::switchover;
@@ -400,6 +419,7 @@ awaitable<Result<void>> SourceJob::run_phases() {
     // destination can take them; a rollback takes them back before resuming here.
     d.resources_deactivated = true;
     if (auto given = request_.resources->deactivate(); !given) co_return given;
+    downtime_step("resources-deactivate");
   }
   const uint64_t total_pages = d.counters.zero_pages + d.counters.normal_pages;
   const auto switchover = wire::encode(wire::Switchover{round + 1, total_pages});
@@ -409,6 +429,8 @@ awaitable<Result<void>> SourceJob::run_phases() {
   auto resumed = co_await control.expect_resumed(request_.prepare_timeout);
   if (!resumed) co_return std::move(resumed).error();
   d.resumed = std::move(*resumed);
+  // Device state sent, SWITCHOVER, and the destination's drain, resources, load and resume.
+  downtime_step("destination");
   co_return ok();
 }
 
