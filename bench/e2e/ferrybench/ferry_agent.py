@@ -25,8 +25,11 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
 
 
 class FerryAgent:
-    def __init__(self, ferry_binary, path, side, state_dir, ram_dir):
+    def __init__(self, ferry_binary, path, side, state_dir, ram_dir, pki_dir=None):
+        """pki_dir: a pool CA directory holding this agent's certificate (ferry pki), for mutual
+        TLS; None for plain TCP."""
         self.ferry_binary = ferry_binary
+        self.pki_dir = pki_dir
         self.path, self.side = path, side
         self.name = f"bench-{side}"
         self.state_dir, self.ram_dir = state_dir, ram_dir
@@ -36,10 +39,16 @@ class FerryAgent:
     def start(self, cleanup, timeout_s=15):
         os.makedirs(self.state_dir, exist_ok=True)
         os.makedirs(self.ram_dir, exist_ok=True)
+        if self.pki_dir:
+            security = ["--tls-ca", os.path.join(self.pki_dir, "ca.pem"),
+                        "--tls-cert", os.path.join(self.pki_dir, f"{self.name}.pem"),
+                        "--tls-key", os.path.join(self.pki_dir, f"{self.name}-key.pem")]
+        else:
+            security = ["--insecure"]  # plain TCP between the benchmark's own namespaces or loopback
         cmd = self.path.wrap(self.side, [
             self.ferry_binary, "agent", "--listen", f"{self.path.address(self.side)}:0",
-            "--state-dir", self.state_dir, "--ram-dir", self.ram_dir, "--host-name", self.name,
-            "--insecure"])  # plain TCP between the benchmark's own namespaces or loopback
+            "--state-dir", self.state_dir, "--ram-dir", self.ram_dir, "--host-name", self.name]
+            + security)
         info = os.path.join(self.state_dir, "agent.json")
         if os.path.exists(info):
             os.unlink(info)  # a previous agent's port

@@ -7,7 +7,8 @@ LIMIT = "limit"            # iperf3, the raw TCP limit of the path
 FERRY_SIM = "ferry-sim"    # ferry moving a simulated guest
 QEMU = "qemu"              # QEMU 7.2 moving the test guest itself
 FERRY_QEMU = "ferry-qemu"  # ferry moving the same QEMU test guest (agent kind "qemu")
-ENGINES = (LIMIT, FERRY_SIM, QEMU, FERRY_QEMU)
+FERRY_SIM_TLS = "ferry-sim-tls"  # ferry moving a simulated guest between agents using mutual TLS
+ENGINES = (LIMIT, FERRY_SIM, FERRY_SIM_TLS, QEMU, FERRY_QEMU)
 # The QEMU setting a ferry stream count is compared with: one connection against QEMU's single
 # unlimited stream, N streams against multifd with N channels.
 QEMU_PEER = {1: "unlimited", 4: "multifd4"}
@@ -34,7 +35,8 @@ class Configuration:
         """Short, for tables and plot axes."""
         if self.engine == LIMIT:
             return f"raw TCP x{self.streams}"
-        what = {FERRY_SIM: "ferry sim", FERRY_QEMU: "ferry qemu", QEMU: "QEMU"}[self.engine]
+        what = {FERRY_SIM: "ferry sim", FERRY_SIM_TLS: "ferry sim TLS", FERRY_QEMU: "ferry qemu",
+                QEMU: "QEMU"}[self.engine]
         how = self.setting if self.engine == QEMU else f"x{self.streams}"
         return f"{what} {how} {size_text(self.memory)} {self.dirty_rate_mib}MiB/s"
 
@@ -87,6 +89,9 @@ def make_plan(paths, quick, runs, sizes_gib=None, rates=None, streams=(1, 4), ma
                     settings.remove("default")
                 for s in streams:
                     configs.append(Configuration(FERRY_SIM, path, memory, rate, streams=s))
+                    if s == 1 and rate == 0:
+                        # The cost of encryption: the same move between agents using mutual TLS.
+                        configs.append(Configuration(FERRY_SIM_TLS, path, memory, rate, streams=s))
                     peer = QEMU_PEER.get(s)
                     if peer in settings:
                         settings.remove(peer)

@@ -4,11 +4,13 @@ import shutil
 import subprocess
 import tempfile
 
-from ferrybench.plan import FERRY_QEMU, FERRY_SIM, LIMIT, QEMU, display_order, size_text
+from ferrybench.plan import FERRY_QEMU, FERRY_SIM, FERRY_SIM_TLS, LIMIT, QEMU, display_order, size_text
 
-COLORS = {LIMIT: "#555555", FERRY_SIM: "#1f77b4", FERRY_QEMU: "#2ca02c", QEMU: "#d62728"}
+COLORS = {LIMIT: "#555555", FERRY_SIM: "#1f77b4", FERRY_SIM_TLS: "#9467bd", FERRY_QEMU: "#2ca02c",
+          QEMU: "#d62728"}
 # Line colours of the downtime plot: blues/greens for ferry, reds/browns for QEMU.
 SERIES_COLORS = {FERRY_SIM: ["#1f77b4", "#17becf", "#393b79", "#6baed6"],
+                 FERRY_SIM_TLS: ["#9467bd", "#c5b0d5"],
                  FERRY_QEMU: ["#2ca02c", "#98df8a", "#006d2c", "#74c476"],
                  QEMU: ["#d62728", "#ff7f0e", "#8c564b", "#e377c2", "#bcbd22", "#7f7f7f"]}
 
@@ -86,7 +88,8 @@ def _downtime_series(path, configs, records):
         if r.get("downtime_ms") is None:
             continue
         how = c.setting if c.engine == QEMU else f"x{c.streams}"
-        name = {FERRY_SIM: "ferry sim", FERRY_QEMU: "ferry qemu", QEMU: "QEMU"}[c.engine]
+        name = {FERRY_SIM: "ferry sim", FERRY_SIM_TLS: "ferry sim TLS", FERRY_QEMU: "ferry qemu",
+                QEMU: "QEMU"}[c.engine]
         groups.setdefault((c.engine, f"{name} {how} {size_text(c.memory)}"), []).append(
             (c.dirty_rate_mib, r["downtime_ms"]))
     return {k: sorted(v) for k, v in groups.items()}

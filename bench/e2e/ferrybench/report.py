@@ -72,6 +72,9 @@ def markdown(document, configs):
             vs = r.get("vs_qemu") or {}
             vs_text = (f"{vs['time_ratio']:.2f} (vs {vs['qemu_setting']})" if vs.get("time_ratio") is not None
                        else "–")
+            tls = r.get("vs_plain_tcp")
+            if tls:
+                vs_text = f"{tls['time_ratio']:.2f} of plain TCP's time"
             transferred = r.get("transferred_bytes")
             lines.append(
                 f"| {c.label} | {r['runs']} | {_fmt(r.get('total_time_ms'))} | {_fmt(r.get('downtime_ms'))} | "

@@ -5,6 +5,7 @@ estimated length still fits: before `deadline` for repetitions, before `hard_dea
 first run of a configuration (so that each gets at least one when at all possible)."""
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 
@@ -14,12 +15,13 @@ from ferrybench.ferry_agent import FerryAgent
 from ferrybench.log import log
 from ferrybench.machine_info import mem_available_bytes, shm_free_bytes
 from ferrybench.network_path import make_path
-from ferrybench.plan import FERRY_QEMU, FERRY_SIM, LIMIT, QEMU
+from ferrybench.plan import FERRY_QEMU, FERRY_SIM, FERRY_SIM_TLS, LIMIT, QEMU
 from ferrybench.raw_tcp_limit import measure_limit
 
 GiB = 1 << 30
 # First-run estimates (seconds) before a configuration has been timed here, per GiB of guest.
-FIRST_ESTIMATE_S = {FERRY_SIM: 10, QEMU: 16, FERRY_QEMU: 16}
+FIRST_ESTIMATE_S = {FERRY_SIM: 10, FERRY_SIM_TLS: 10, QEMU: 16, FERRY_QEMU: 16}
+FERRY_ENGINES = (FERRY_SIM, FERRY_SIM_TLS, FERRY_QEMU)
 
 
 class Schedule:
@@ -57,6 +59,8 @@ class Schedule:
         # Runs after the agents stopped, before their directories go.
         self.cleanup.processes_using(tag + "-", "guest")
         self.agents = None
+        self.agents_tls = False
+        self.pki_dir = None
         self.agent_entries = []
         self.qemu_kind_refused = None
         try:
@@ -95,28 +99,45 @@ class Schedule:
             a = dead[0]
             code = a.proc.returncode if a.proc else "no process"
             why = f"agent {a.name} exited with {code}: {a.log_tail(3)[-400:]}"
-            if config.engine in (FERRY_SIM, FERRY_QEMU):
+            if config.engine in FERRY_ENGINES:
                 sample["status"] = "failed"
                 sample["error"] = f"{(sample.get('error') or '')[:300]} [{why}]".strip()
             else:
                 log(f"{why} (during {config.label}, which does not use it)")
             self._stop_agents()
 
-    def _agents(self):
+    def _pool_certificates(self):
+        """A pool CA and both agents' certificates (ferry pki), made once per path."""
+        if self.pki_dir is None:
+            d = os.path.join(self.work_dir, "pki")
+            subprocess.run([self.ferry_binary, "pki", "init", "--dir", d], check=True,
+                           capture_output=True, text=True)
+            for side in ("a", "b"):
+                subprocess.run([self.ferry_binary, "pki", "host", "--dir", d, "--name", f"bench-{side}",
+                                "--ip", self.path.address(side)], check=True, capture_output=True, text=True)
+            self.pki_dir = d
+        return self.pki_dir
+
+    def _agents(self, tls=False):
+        if self.agents is not None and self.agents_tls != tls:
+            self._stop_agents()  # one pair at a time: plain TCP or mutual TLS
         if self.agents is None:
+            self.agents_tls = tls
+            pki = self._pool_certificates() if tls else None
             # Fresh directories for every start: a crashed agent's socket or files never get in
             # the way of its successor.
             self._agent_starts += 1
             n = self._agent_starts
             a, b = (FerryAgent(self.ferry_binary, self.path, side,
                                os.path.join(self.work_dir, f"agent-{side}-{n}"),
-                               os.path.join(self.ram_dirs[side], str(n)))
+                               os.path.join(self.ram_dirs[side], str(n)), pki_dir=pki)
                     for side in ("a", "b"))
             self.agents = (a, b)  # so that a failed start is still stopped and its log kept
             for agent in (a, b):
                 agent.start(self.cleanup)
                 self.agent_entries.append(agent.cleanup_entry)
-            log(f"agents: {a.name} at {a.endpoint}, {b.name} at {b.endpoint}")
+            log(f"agents: {a.name} at {a.endpoint}, {b.name} at {b.endpoint}"
+                f"{' (mutual TLS)' if tls else ' (plain TCP)'}")
         return self.agents
 
     def _first_estimate_s(self, config):
@@ -188,6 +209,8 @@ class Schedule:
         settings = ferry_migration.ferry_settings(self.plan.max_downtime_ms)
         if config.engine == FERRY_SIM:
             return ferry_migration.run_sim(self._agents(), config, self.cleanup, timeout, settings)
+        if config.engine == FERRY_SIM_TLS:
+            return ferry_migration.run_sim(self._agents(tls=True), config, self.cleanup, timeout, settings)
         if config.engine == FERRY_QEMU:
             return ferry_migration.run_qemu(self._agents(), config, self.cleanup, timeout, settings,
                                             self.kernel)

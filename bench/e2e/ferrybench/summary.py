@@ -1,7 +1,7 @@
 """Pure: from raw samples to medians per configuration, ratios, and the throughput issue's targets."""
 import statistics
 
-from ferrybench.plan import FERRY_QEMU, FERRY_SIM, LIMIT, QEMU, QEMU_PEER
+from ferrybench.plan import FERRY_QEMU, FERRY_SIM, FERRY_SIM_TLS, LIMIT, QEMU, QEMU_PEER
 
 GiB = 1 << 30
 MEDIAN_FIELDS = ("total_time_ms", "downtime_ms", "throughput_mbps", "transfer_mbps",
@@ -48,8 +48,17 @@ def add_ratios(records, configs):
     """ferry / limit (same path and stream count) and ferry / QEMU (same path, size, rate)."""
     by_key = {c.key: (c, records[c.key]) for c in configs}
     for config, record in by_key.values():
-        if config.engine not in (FERRY_SIM, FERRY_QEMU) or record.get("throughput_mbps") is None:
+        if config.engine not in (FERRY_SIM, FERRY_SIM_TLS, FERRY_QEMU) or record.get("throughput_mbps") is None:
             continue
+        if config.engine == FERRY_SIM_TLS:
+            plain = _find(by_key, lambda c: c.engine == FERRY_SIM and c.path == config.path
+                          and c.memory == config.memory and c.dirty_rate_mib == config.dirty_rate_mib
+                          and c.streams == config.streams)
+            if plain and plain.get("throughput_mbps"):
+                record["vs_plain_tcp"] = {
+                    "throughput_ratio": round(record["throughput_mbps"] / plain["throughput_mbps"], 3),
+                    "time_ratio": round(record["total_time_ms"] / plain["total_time_ms"], 3),
+                    "downtime_ms": [record.get("downtime_ms"), plain.get("downtime_ms")]}
         limit = _find(by_key, lambda c: c.engine == LIMIT and c.path == config.path
                       and c.streams == config.streams)
         if limit and limit.get("limit_mbps"):
