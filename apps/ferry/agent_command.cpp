@@ -4,6 +4,7 @@
 
 #include "apps/ferry/commands.h"
 #include "apps/ferry/exit_codes.h"
+#include "apps/ferry/journal_logging.h"
 #include "apps/ferry/resource_drivers.h"
 #include "engine/control/agent.h"
 #include "engine/control/agent_config_file.h"
@@ -48,6 +49,7 @@ void add_agent_command(CLI::App& app, int& exit_code) {
                   "Testing: speak only this protocol version")
       ->group("");  // hidden
   cmd->callback([=, &exit_code] {
+    use_journal_format_under_systemd();
     AgentConfig effective;
     effective.resource_drivers = linked_resource_drivers();
     if (!config_file->empty()) {
