@@ -10,13 +10,21 @@ awaitable<Result<std::shared_ptr<RecordConnection>>> connect_peer(
   // Copies first: the caller's strings need not outlive the first suspension.
   const PeerSecurity chosen = security;
   std::string name(label);
-  auto socket = co_await connect_to(host_port, timeout);
+  const std::string target(host_port);
+  auto socket = co_await connect_to(target, timeout);
   if (!socket) co_return std::move(socket).error();
   std::shared_ptr<RecordConnection> connection;
-  if (chosen.uses_tls())
+  if (chosen.uses_tls()) {
     connection = std::make_shared<RecordConnection>(std::move(*socket), chosen.tls_context(),
                                                     std::move(name));
-  else
+    // The peer must be the host we meant, not just any member of the pool.
+    auto address = parse_host_port(target);
+    if (!address) co_return std::move(address).error();
+    if (auto expected = connection->expect_peer_host(address->first); !expected) {
+      connection->close();
+      co_return std::move(expected).error();
+    }
+  } else
     connection = std::make_shared<RecordConnection>(std::move(*socket), std::move(name));
   auto shaken = co_await connection->handshake(RecordConnection::TlsRole::client, timeout);
   if (!shaken) {

@@ -121,6 +121,21 @@ awaitable<Result<void>> RecordConnection::handshake(TlsRole role,
   co_return Error(Errc::rejected, fmt::format("{}: TLS handshake refused: {}", label_, reason));
 }
 
+Result<void> RecordConnection::expect_peer_host(const std::string& host) {
+  if (!tls_) return ok();
+  SSL* ssl = tls_->stream.native_handle();
+  boost::system::error_code ec;
+  asio::ip::make_address(host, ec);
+  // An IP address is checked against the certificate's IP SANs, a name against its DNS SANs.
+  const int set = ec ? SSL_set1_host(ssl, host.c_str())
+                     : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str());
+  if (set != 1)
+    return Error(
+        Errc::invalid_argument,
+        fmt::format("{}: cannot check the peer's certificate against \"{}\"", label_, host));
+  return ok();
+}
+
 std::string RecordConnection::local_address() const {
   boost::system::error_code ec;
   const auto endpoint = socket_.local_endpoint(ec);

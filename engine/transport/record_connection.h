@@ -43,6 +43,9 @@ class RecordConnection : public std::enable_shared_from_this<RecordConnection> {
   // Runs the TLS handshake (nothing to do in plain TCP). A peer whose certificate the pool CA did
   // not sign, or that sent none, fails with Errc::rejected and OpenSSL's reason.
   awaitable<Result<void>> handshake(TlsRole role, std::chrono::milliseconds timeout);
+  // TLS client: the peer's certificate must also name `host` (an IP address in its IP SANs, else
+  // a DNS name), so that one pool member cannot answer for another's address. Before handshake().
+  Result<void> expect_peer_host(const std::string& host);
 
   // Reads the next record, verifying its checksum; optional record types we do not know are
   // skipped.

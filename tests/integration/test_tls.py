@@ -6,6 +6,8 @@
    at all): B refuses it during the handshake. The migration fails cleanly, the guest keeps running
    on A and verifies, B's log names A's address, and B wrote nothing (no RAM file, no VM).
 3. A TLS client that trusts the pool but presents no certificate is refused too, and logged.
+4. B answering with another pool member's certificate (valid, but not for B's address): A refuses
+   before sending anything, the guest stays on A.
 """
 import os
 import shutil
@@ -134,6 +136,30 @@ try:
                 f"B logs the refusal with the address: {new_log.strip()[-200:]}")
         c.check(t.b.vm("pool-1") is not None and t.b.verify("pool-1").get("ok") is True,
                 "the guest that moved earlier still verifies on B")
+
+        # B answering with another pool member's certificate (host-a's, for 10.231.0.1): a valid
+        # pool certificate, but not for the address A dialled. A must refuse to send anything.
+        t.a.stop()
+        t.a.extra = identity(pki_dir, "host-a")
+        t.a.start()
+        t.b.stop()
+        t.b.extra = identity(pki_dir, "host-a")
+        t.b.start()
+        name = "stay-impostor"
+        t.a.start_sim(name, 64 * MiB, 10)
+        before = ram_files(t.b)
+        mid = t.a.migrate(name, t.b.endpoint, streams=2, verify=True)
+        final = t.a.wait_migration(mid, timeout=60)
+        err = final.get("error") or ""
+        log(f"impostor: status={final.get('status')} error={err}")
+        c.check(final.get("status") == "failed" and "mismatch" in err,
+                f"impostor: A refuses a pool certificate that does not name {t.b.address}")
+        c.check((t.a.vm(name) or {}).get("state") == "running" and t.a.verify(name).get("ok") is True,
+                "impostor: the guest runs and verifies on A")
+        c.check(ram_files(t.b) == before and t.b.vm(name) is None, "impostor: nothing written on B")
+        t.b.stop()
+        t.b.extra = identity(pki_dir, "host-b")
+        t.b.start()
         if c.failed:
             log("host-a log:\n" + t.a.log_tail(30))
             log("host-b log:\n" + t.b.log_tail(30))
