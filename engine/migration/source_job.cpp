@@ -584,10 +584,14 @@ awaitable<MigrationOutcome> SourceJob::run() {
     co_await roll_back(*outcome.error, outcome);
   }
   nlohmann::json verification;
+  std::optional<milliseconds> committed_after;
   if (outcome.ok) {
     phase_ = Phase::commit;
     std::lock_guard lock(stats_mutex_);
     stats_.downtime = since(d.pause_at);
+    // As QEMU's total-time: the migration is done when the guest runs on the destination; the
+    // verification and the source's clean-up (stopping the guest, freeing its memory) come after.
+    committed_after = since(d.start);
   }
   if (outcome.ok && request_.verify && !d.resumed.is_null()) {
     // The source memory is frozen (paused) until we stop the guest: hash it now, off the downtime.
@@ -607,7 +611,7 @@ awaitable<MigrationOutcome> SourceJob::run() {
   *finished = true;
   {
     std::lock_guard lock(stats_mutex_);
-    stats_.total_time = since(d.start);
+    stats_.total_time = committed_after ? *committed_after : since(d.start);
     stats_.phase = outcome.ok
                        ? "completed"
                        : std::string("failed in ") + std::string(phase_name(outcome.failed_phase));
