@@ -3,11 +3,16 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <optional>
 #include <utility>
+
+#include <fmt/format.h>
 
 #include "engine/memory/prefault.h"
 #include "engine/posix/unique_fd.h"
@@ -18,6 +23,11 @@ struct MappedRegion::Prefault {
   PrefaultProgress progress;
   std::thread thread;
   std::optional<Error> error;  // written by the thread, read only after join
+  // create_reserving_ahead: the file (the thread fallocates it step by step) and how far the
+  // reservation got; `failed` is set, after `error`, when it cannot go on.
+  UniqueFd file;
+  std::atomic<uint64_t> reserved{0};
+  std::atomic<bool> failed{false};
 };
 
 namespace {
@@ -86,6 +96,76 @@ Result<MappedRegion> MappedRegion::create(const std::string& path, uint64_t size
   return region;
 }
 
+Result<MappedRegion> MappedRegion::create_reserving_ahead(const std::string& path, uint64_t size) {
+  if (auto checked = check_size(path, size); !checked) return std::move(checked).error();
+  UniqueFd fd(::open(path.c_str(), O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0600));
+  if (!fd.valid()) return errno_error("create " + path);
+  auto fail = [&](Error error) {
+    ::unlink(path.c_str());
+    return error;
+  };
+  struct statvfs fs {};
+  if (::fstatvfs(fd.get(), &fs) != 0) return fail(errno_error("statvfs " + path));
+  const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  if (free_bytes < size) {
+    return fail(Error(Errc::no_space, fmt::format("{}: no space left: {} bytes needed, {} free",
+                                                  path, size, free_bytes)));
+  }
+  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
+    return fail(errno_error("ftruncate " + bytes_text(path, size)));
+  }
+  void* data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  if (data == MAP_FAILED) return fail(errno_error("mmap " + bytes_text(path, size)));
+  MappedRegion region;
+  region.path_ = path;
+  region.size_ = size;
+  region.data_ = static_cast<std::byte*>(data);
+  region.writable_ = true;
+  region.prefault_ = std::make_unique<Prefault>();
+  Prefault* state = region.prefault_.get();
+  state->file = std::move(fd);
+  state->thread = std::thread([state, data = region.data_, size, what = path] {
+    for (uint64_t offset = 0; offset < size; offset += kPrefaultStep) {
+      if (state->progress.stop.load(std::memory_order_relaxed)) return;
+      const uint64_t step = std::min(kPrefaultStep, size - offset);
+      if (::fallocate(state->file.get(), 0, static_cast<off_t>(offset), static_cast<off_t>(step)) !=
+              0 &&
+          errno != EOPNOTSUPP) {
+        state->error =
+            errno_error(fmt::format("reserving {} bytes at {} of {}", step, offset, what));
+        if (errno == ENOSPC) state->error = Error(Errc::no_space, state->error->message());
+        state->failed.store(true, std::memory_order_release);
+        return;
+      }
+      state->reserved.store(offset + step, std::memory_order_release);
+      PrefaultProgress part;
+      auto faulted =
+          prefault_range(data + offset, step, true, PrefaultMethod::populate, part, what);
+      if (!faulted) {
+        state->error = std::move(faulted).error();
+        state->failed.store(true, std::memory_order_release);
+        return;
+      }
+      state->progress.bytes.store(offset + step, std::memory_order_release);
+    }
+  });
+  return region;
+}
+
+Result<void> MappedRegion::wait_reserved(uint64_t end) const {
+  if (!prefault_ || !prefault_->file.valid()) return ok();
+  const Prefault& state = *prefault_;
+  while (state.reserved.load(std::memory_order_acquire) < std::min(end, size_)) {
+    if (state.failed.load(std::memory_order_acquire)) {
+      return state.error ? *state.error
+                         : Error(Errc::no_space, "reserving " + bytes_text(path_, size_));
+    }
+    // Reserving runs at a few GB/s, faster than pages arrive: a rare, short wait.
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  return ok();
+}
+
 MappedRegion::MappedRegion(MappedRegion&& other) noexcept
     : path_(std::move(other.path_)),
       size_(std::exchange(other.size_, 0)),
@@ -122,7 +202,7 @@ void MappedRegion::unmap() {
 }
 
 void MappedRegion::start_prefault() {
-  if (prefault_ || data_ == nullptr) return;
+  if (prefault_ || data_ == nullptr) return;  // create_reserving_ahead prefaults already
   prefault_ = std::make_unique<Prefault>();
   Prefault* state = prefault_.get();
   state->thread =

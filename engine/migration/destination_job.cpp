@@ -193,14 +193,14 @@ awaitable<Result<void>> DestinationJob::run_phases() {
                        fmt::format("{}/{}{}-{}-{}.ram", context_.ram_dir, kIncomingRamPrefix,
                                    offer_.session.substr(0, 8), offer_.vm_name, region.name),
                        region.size};
-    auto created = MappedRegion::create(file.path, file.size);
+    // Room is checked now; the space is reserved while the first pages arrive.
+    auto created = MappedRegion::create_reserving_ahead(file.path, file.size);
     if (!created) {
       Error error = std::move(created).error().within(
           fmt::format("allocating {} MiB of guest memory on {}", region.size >> 20, context_.host));
       co_await control.send_reject(error);
       co_return error;
     }
-    created->start_prefault();
     d.files.push_back(file);
     d.memory.push_back(std::move(*created));
     if (offer_.verify) d.hashes.push_back(std::make_unique<PageHashes>(d.memory.back().pages()));

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,6 +37,38 @@ uint64_t resident_pages(const MappedRegion& region) {
   uint64_t resident = 0;
   for (uint64_t entry : entries) resident += entry >> 63;
   return resident;
+}
+
+TEST(MappedRegion, ReservingAheadReservesAndFaultsInEveryPageInTheBackground) {
+  ScopedPath file("/dev/shm", "reserving");
+  auto region = MappedRegion::create_reserving_ahead(file.path(), 200 * kMiB);
+  ASSERT_TRUE(region.ok()) << region.error().message();
+  // A writer that waits for its page never faults on unreserved space.
+  ASSERT_TRUE(region->wait_reserved(kMiB).ok());
+  std::memcpy(region->page(7), "page seven", 10);
+  ASSERT_TRUE(region->wait_reserved(200 * kMiB).ok());
+  std::memcpy(region->page(region->pages() - 1), "last page", 9);
+  ASSERT_TRUE(region->wait_prefault().ok());
+  EXPECT_EQ(region->prefaulted_bytes(), 200 * kMiB);
+  EXPECT_EQ(resident_pages(*region), region->pages());
+  struct stat st {};
+  ASSERT_EQ(::stat(file.path().c_str(), &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_blocks) * 512, 200 * kMiB) << "all of it reserved";
+  EXPECT_EQ(std::memcmp(region->page(7), "page seven", 10), 0);
+}
+
+TEST(MappedRegion, ReservingAheadRefusesAtOnceWhenTheFileSystemHasNoRoom) {
+  ScopedPath file("/dev/shm", "too-big");
+  struct statvfs fs {};
+  ASSERT_EQ(::statvfs("/dev/shm", &fs), 0);
+  const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  const uint64_t too_big = ((free_bytes >> 12) << 12) + 1024 * kMiB;
+  auto region = MappedRegion::create_reserving_ahead(file.path(), too_big);
+  ASSERT_FALSE(region.ok());
+  EXPECT_EQ(region.error().code(), Errc::no_space);
+  EXPECT_NE(region.error().message().find("no space left"), std::string::npos)
+      << region.error().message();
+  EXPECT_NE(::access(file.path().c_str(), F_OK), 0) << "nothing left behind";
 }
 
 TEST(MappedRegion, CreateThenOpenSeesTheSameBytes) {
