@@ -9,8 +9,11 @@
 #include <filesystem>
 #include <fstream>
 
+#include "engine/control/http/api_error.h"
 #include "engine/control/http/http_api_server.h"
+#include "engine/migration/control_channel.h"
 #include "engine/precopy/precopy_settings.h"
+#include "engine/transport/peer_connection.h"
 
 namespace ferry {
 
@@ -114,7 +117,18 @@ Result<void> Agent::start() {
     if (vms_.contains(offer.vm_name))
       return Error(Errc::rejected, fmt::format("a VM named '{}' already runs on {}", offer.vm_name,
                                                config_.host_name));
+    uint64_t needed = 0;
+    for (const auto& region : offer.regions) needed += region.size;
+    if (const uint64_t available = available_memory(); available != 0 && needed > available)
+      return Error(Errc::rejected,
+                   fmt::format("{} has {} MiB of memory available, the guest needs {} MiB",
+                               config_.host_name, available >> 20, needed >> 20));
     return ok();
+  };
+  context.host_report = [this]() -> nlohmann::json {
+    return {{"host", config_.host_name},
+            {"memory-available", available_memory()},
+            {"vms", vms_.all().size()}};
   };
   context.prepare_resources = [this](const Offer& offer) -> Result<std::shared_ptr<ResourceSet>> {
     auto set = new_resource_set();
@@ -403,6 +417,101 @@ ApiResponse Agent::migration_action(const std::string& id, const std::string& me
   return not_found(fmt::format("no action {} {} for migrations", method, action));
 }
 
+HostEvacuation::Hooks Agent::evacuation_hooks() {
+  HostEvacuation::Hooks hooks;
+  hooks.vms = [this] {
+    std::vector<EvacueeVm> list;
+    for (const auto& vm : vms_.all()) {
+      if (vms_.migrating(vm->name())) continue;
+      uint64_t memory = 0;
+      for (const auto& region : vm->ram_regions()) memory += region.size;
+      list.push_back({vm->name(), memory});
+    }
+    return list;
+  };
+  hooks.query_host = [this](std::string endpoint) -> awaitable<Result<nlohmann::json>> {
+    const std::string label = "host query to " + endpoint;
+    auto connected = co_await connect_peer(endpoint, label, config_.io_timeout);
+    if (!connected) co_return std::move(connected).error();
+    auto connection = std::move(*connected);
+    ControlChannel channel(*connection, config_.io_timeout);
+    auto hello = co_await channel.exchange_hello(config_.host_name, 0);
+    if (!hello) {
+      connection->close();
+      co_return std::move(hello).error();
+    }
+    const std::string host_query;  // the empty session asks about the host itself
+    auto report = co_await channel.query_session(host_query);
+    connection->close();
+    co_return report;
+  };
+  return hooks;
+}
+
+ApiResponse Agent::start_evacuation(const nlohmann::json& body) {
+  auto request = EvacuationRequest::from_json(body);
+  if (!request) return error_response(request.error());
+  std::string id;
+  {
+    std::lock_guard lock(evacuations_mutex_);
+    id = fmt::format("e{}", next_evacuation_++);
+  }
+  const nlohmann::json settings = request->settings;
+  const uint32_t streams = request->streams;
+  auto hooks = evacuation_hooks();
+  hooks.start_migration = [this, settings, streams](const std::string& vm, const std::string& to,
+                                                    uint64_t max_bandwidth) -> Result<std::string> {
+    nlohmann::json move_settings = settings;
+    if (max_bandwidth) move_settings["max-bandwidth"] = max_bandwidth;
+    auto started = start_migration(
+        {{"vm", vm}, {"to", to}, {"streams", streams}, {"settings", move_settings}});
+    if (started.status != 202) {
+      auto error = error_from_api_body(started.body);
+      return error ? *error : Error(Errc::internal, started.body.dump());
+    }
+    return started.body.value("id", "");
+  };
+  hooks.migration_result = [this](const std::string& id) -> std::optional<nlohmann::json> {
+    auto record = migrations_.find(id);
+    if (!record) return nlohmann::json{{"status", "failed"}, {"error", "migration record lost"}};
+    if (!record->finished()) return std::nullopt;
+    nlohmann::json result = record->describe()["stats"];
+    result["id"] = id;
+    return result;
+  };
+  hooks.set_bandwidth = [this](const std::string& id, uint64_t max_bandwidth) {
+    auto record = migrations_.find(id);
+    auto job = record ? record->job() : nullptr;
+    if (!job || record->finished()) return;
+    auto current =
+        precopy_settings_from_json(job->snapshot().value("settings", nlohmann::json::object()));
+    if (!current) return;
+    PrecopySettings updated = *current;
+    updated.max_bandwidth = max_bandwidth;
+    (void)job->update_settings(updated);
+  };
+  auto evacuation = std::make_shared<HostEvacuation>(id, config_.host_name, std::move(*request),
+                                                     std::move(hooks));
+  {
+    std::lock_guard lock(evacuations_mutex_);
+    evacuations_[id] = evacuation;
+  }
+  asio::co_spawn(asio::make_strand(io_), evacuation->run(), asio::detached);
+  return {202, {{"id", id}}};
+}
+
+ApiResponse Agent::evacuation_action(const std::string& id, const std::string& method) {
+  std::shared_ptr<HostEvacuation> evacuation;
+  {
+    std::lock_guard lock(evacuations_mutex_);
+    auto it = evacuations_.find(id);
+    if (it != evacuations_.end()) evacuation = it->second;
+  }
+  if (!evacuation) return not_found(fmt::format("no evacuation '{}' on {}", id, config_.host_name));
+  if (method == "GET") return {200, evacuation->describe()};
+  return not_found(fmt::format("no action {} for evacuations", method));
+}
+
 ApiResponse Agent::handle(const ApiRequest& request) {
   auto parts = split_path(request.path);
   if (parts.empty() || parts[0] != "v1")
@@ -415,6 +524,16 @@ ApiResponse Agent::handle(const ApiRequest& request) {
     if (parts.size() == 1 && m == "POST") return start_vm(request.body);
     if (parts.size() >= 2)
       return vm_action(parts[1], m, parts.size() > 2 ? parts[2] : "", request.body);
+  }
+  if (!parts.empty() && parts[0] == "evacuations") {
+    if (parts.size() == 1 && m == "POST") return start_evacuation(request.body);
+    if (parts.size() == 1 && m == "GET") {
+      nlohmann::json list = nlohmann::json::array();
+      std::lock_guard lock(evacuations_mutex_);
+      for (const auto& [id, evacuation] : evacuations_) list.push_back(evacuation->describe());
+      return {200, {{"evacuations", list}}};
+    }
+    if (parts.size() == 2) return evacuation_action(parts[1], m);
   }
   if (!parts.empty() && parts[0] == "migrations") {
     if (parts.size() == 1 && m == "POST") return start_migration(request.body);

@@ -2,12 +2,15 @@
 // API (HTTP + JSON on state_dir/api.sock) that the command line and toolstacks use.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
 
 #include "engine/control/agent_config.h"
+#include "engine/control/host_evacuation.h"
 #include "engine/control/http/api_types.h"
 #include "engine/control/migration_table.h"
 #include "engine/control/peer_listener.h"
@@ -46,6 +49,10 @@ class Agent final : public ApiHandler {
   ApiResponse migration_action(const std::string& id, const std::string& method,
                                const std::string& action, const nlohmann::json& body);
   ApiResponse error_response(const Error& error) const;
+  ApiResponse start_evacuation(const nlohmann::json& body);
+  ApiResponse evacuation_action(const std::string& id, const std::string& method);
+  // The evacuation's view of this host's VMs and of its peers (the rest is set per evacuation).
+  HostEvacuation::Hooks evacuation_hooks();
   void shutdown_guests();
   // An empty set bound to this host's drivers and mappings.
   std::shared_ptr<ResourceSet> new_resource_set() const;
@@ -57,6 +64,9 @@ class Agent final : public ApiHandler {
   VmRegistry vms_;
   VmLauncher launcher_;
   MigrationTable migrations_;
+  std::mutex evacuations_mutex_;
+  std::map<std::string, std::shared_ptr<HostEvacuation>> evacuations_;
+  uint64_t next_evacuation_ = 1;
   std::unique_ptr<PeerListener> peers_;
   std::unique_ptr<HttpApiServer> api_;
   uint16_t peer_port_ = 0;

@@ -142,9 +142,17 @@ awaitable<void> PeerListener::serve(std::shared_ptr<RecordConnection> connection
   if (next->type == static_cast<uint16_t>(wire::RecordType::query)) {
     auto query = wire::decode_query(next->payload);
     if (!query) co_return;
-    auto job = find(query->session);
-    nlohmann::json status = {{"session", query->session},
-                             {"state", job ? std::string(job->state_name()) : "unknown"}};
+    nlohmann::json status;
+    if (query->session.empty()) {
+      // A host query: how much room this host has for guests.
+      status = context_.host_report ? context_.host_report() : nlohmann::json::object();
+      status["session"] = "";
+      status["state"] = "host";
+    } else {
+      auto job = find(query->session);
+      status = {{"session", query->session},
+                {"state", job ? std::string(job->state_name()) : "unknown"}};
+    }
     (void)co_await channel.send_json(wire::RecordType::status, status);
     co_return;
   }

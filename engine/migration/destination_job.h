@@ -43,6 +43,9 @@ struct DestinationContext {
       prepare_incoming;
   // Takes over a guest that now runs here, with its resources (active).
   std::function<void(std::shared_ptr<Vm>, std::shared_ptr<ResourceSet>)> adopt;
+  // What a QUERY for the empty session answers: this host's room for guests
+  // ({"host", "memory-available", "vms"}), for a source placing VMs (evacuation).
+  std::function<nlohmann::json()> host_report;
 };
 
 class DestinationJob : public std::enable_shared_from_this<DestinationJob> {
