@@ -14,6 +14,7 @@ void add_migrate_command(CLI::App& app, int& exit_code);
 void add_demo_command(CLI::App& app, int& exit_code);
 void add_pki_command(CLI::App& app, int& exit_code);
 void add_evacuation_command(CLI::App& app, int& exit_code);
+void add_job_commands(CLI::App& app, int& exit_code);
 
 // Where the local agent keeps its API socket: --state-dir, else $FERRY_STATE_DIR, else /run/ferry.
 std::string resolve_state_dir(const std::string& flag);

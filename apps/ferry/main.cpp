@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   ferry::cli::add_demo_command(app, exit_code);
   ferry::cli::add_pki_command(app, exit_code);
   ferry::cli::add_evacuation_command(app, exit_code);
+  ferry::cli::add_job_commands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

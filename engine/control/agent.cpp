@@ -11,6 +11,7 @@
 
 #include "engine/control/http/api_error.h"
 #include "engine/control/http/http_api_server.h"
+#include "engine/control/prometheus_metrics.h"
 #include "engine/migration/control_channel.h"
 #include "engine/precopy/precopy_settings.h"
 #include "engine/transport/peer_connection.h"
@@ -49,10 +50,6 @@ uint64_t available_memory() {
   return 0;
 }
 
-ApiResponse not_found(const std::string& what) {
-  return {404, {{"error", {{"code", "not_found"}, {"message", what}}}}};
-}
-
 }  // namespace
 
 int http_status_for(Errc code) {
@@ -82,12 +79,15 @@ Agent::~Agent() {
   stop();
 }
 
-ApiResponse Agent::error_response(const Error& error) const {
-  return {http_status_for(error.code()),
-          {{"error",
-            {{"code", errc_name(error.code())},
-             {"message", error.message()},
-             {"host", config_.host_name}}}}};
+ApiResponse Agent::error_response(const Error& error, std::string_view phase) const {
+  nlohmann::json body = {
+      {"code", errc_name(error.code())}, {"message", error.message()}, {"host", config_.host_name}};
+  if (!phase.empty()) body["phase"] = std::string(phase);
+  return {http_status_for(error.code()), {{"error", std::move(body)}}};
+}
+
+ApiResponse Agent::error_response(Errc code, const std::string& message) const {
+  return error_response(Error(code, message));
 }
 
 Result<void> Agent::start() {
@@ -286,7 +286,9 @@ ApiResponse Agent::start_vm(const nlohmann::json& body) {
 ApiResponse Agent::vm_action(const std::string& name, const std::string& method,
                              const std::string& action, const nlohmann::json& body) {
   auto vm = vms_.find(name);
-  if (!vm) return not_found(fmt::format("no VM named '{}' on {}", name, config_.host_name));
+  if (!vm)
+    return error_response(Errc::not_found,
+                          fmt::format("no VM named '{}' on {}", name, config_.host_name));
   if (method == "GET" && action.empty()) {
     auto d = vm->describe();
     d["migrating"] = vms_.migrating(name);
@@ -330,7 +332,7 @@ ApiResponse Agent::vm_action(const std::string& name, const std::string& method,
     if (!reply) return error_response(reply.error());
     return {200, {{"reply", *reply}}};
   }
-  return not_found(fmt::format("no action {} {} for VMs", method, action));
+  return error_response(Errc::not_found, fmt::format("no action {} {} for VMs", method, action));
 }
 
 ApiResponse Agent::start_migration(const nlohmann::json& body) {
@@ -341,7 +343,9 @@ ApiResponse Agent::start_migration(const nlohmann::json& body) {
   if (name.empty() || to.empty())
     return error_response(Error(Errc::invalid_argument, "\"vm\" and \"to\" are required"));
   auto vm = vms_.find(name);
-  if (!vm) return not_found(fmt::format("no VM named '{}' on {}", name, config_.host_name));
+  if (!vm)
+    return error_response(Errc::not_found,
+                          fmt::format("no VM named '{}' on {}", name, config_.host_name));
 
   MigrationRequest request;
   request.destination = to;
@@ -393,18 +397,22 @@ ApiResponse Agent::start_migration(const nlohmann::json& body) {
 ApiResponse Agent::migration_action(const std::string& id, const std::string& method,
                                     const std::string& action, const nlohmann::json& body) {
   auto record = migrations_.find(id);
-  if (!record) return not_found(fmt::format("no migration '{}' on {}", id, config_.host_name));
+  if (!record)
+    return error_response(Errc::not_found,
+                          fmt::format("no migration '{}' on {}", id, config_.host_name));
   if (method == "GET" && action.empty()) return {200, record->describe()};
   auto job = record->job();
+  // Errors about a migration say which phase it is in (or ended in).
+  const std::string phase = record->describe()["stats"].value("phase", "");
   if (method == "POST" && action == "cancel") {
     if (record->finished())
-      return error_response(Error(Errc::invalid_argument, "migration already finished"));
+      return error_response(Error(Errc::invalid_argument, "migration already finished"), phase);
     job->cancel();
     return {202, {{"cancelling", id}}};
   }
   if (method == "PATCH" && action.empty()) {
     if (record->finished())
-      return error_response(Error(Errc::invalid_argument, "migration already finished"));
+      return error_response(Error(Errc::invalid_argument, "migration already finished"), phase);
     auto current =
         precopy_settings_from_json(job->snapshot().value("settings", nlohmann::json::object()));
     auto settings = precopy_settings_from_json(body.value("settings", nlohmann::json::object()),
@@ -414,7 +422,8 @@ ApiResponse Agent::migration_action(const std::string& id, const std::string& me
       return error_response(updated.error());
     return {200, {{"settings", precopy_settings_to_json(*settings)}}};
   }
-  return not_found(fmt::format("no action {} {} for migrations", method, action));
+  return error_response(Errc::not_found,
+                        fmt::format("no action {} {} for migrations", method, action));
 }
 
 HostEvacuation::Hooks Agent::evacuation_hooks() {
@@ -507,15 +516,37 @@ ApiResponse Agent::evacuation_action(const std::string& id, const std::string& m
     auto it = evacuations_.find(id);
     if (it != evacuations_.end()) evacuation = it->second;
   }
-  if (!evacuation) return not_found(fmt::format("no evacuation '{}' on {}", id, config_.host_name));
+  if (!evacuation)
+    return error_response(Errc::not_found,
+                          fmt::format("no evacuation '{}' on {}", id, config_.host_name));
   if (method == "GET") return {200, evacuation->describe()};
-  return not_found(fmt::format("no action {} for evacuations", method));
+  return error_response(Errc::not_found, fmt::format("no action {} for evacuations", method));
+}
+
+ApiResponse Agent::metrics() {
+  AgentMetricsInput input;
+  input.host = config_.host_name;
+  input.vms = vms_.all().size();
+  for (const auto& record : migrations_.all()) input.migrations.push_back(record->describe());
+  {
+    std::lock_guard lock(evacuations_mutex_);
+    for (const auto& [id, evacuation] : evacuations_)
+      input.evacuations_running += evacuation->finished() ? 0 : 1;
+  }
+  ApiResponse response;
+  response.text = render_agent_metrics(input);
+  response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  return response;
 }
 
 ApiResponse Agent::handle(const ApiRequest& request) {
   auto parts = split_path(request.path);
+  // Where Prometheus looks by default, and under the API's version too.
+  if (request.method == "GET" && (request.path == "/metrics" || request.path == "/v1/metrics"))
+    return metrics();
   if (parts.empty() || parts[0] != "v1")
-    return not_found(fmt::format("no endpoint {} (API paths start with /v1/)", request.path));
+    return error_response(Errc::not_found,
+                          fmt::format("no endpoint {} (API paths start with /v1/)", request.path));
   parts.erase(parts.begin());
   const auto& m = request.method;
   if (parts.size() == 1 && parts[0] == "host" && m == "GET") return host_info();
@@ -545,7 +576,7 @@ ApiResponse Agent::handle(const ApiRequest& request) {
     if (parts.size() >= 2)
       return migration_action(parts[1], m, parts.size() > 2 ? parts[2] : "", request.body);
   }
-  return not_found(fmt::format("no endpoint {} {}", m, request.path));
+  return error_response(Errc::not_found, fmt::format("no endpoint {} {}", m, request.path));
 }
 
 std::optional<EventStream> Agent::open_stream(const ApiRequest& request) {

@@ -48,8 +48,11 @@ class Agent final : public ApiHandler {
   ApiResponse start_migration(const nlohmann::json& body);
   ApiResponse migration_action(const std::string& id, const std::string& method,
                                const std::string& action, const nlohmann::json& body);
-  ApiResponse error_response(const Error& error) const;
+  // {"error": {"code", "message", "host"[, "phase"]}} with the code's HTTP status.
+  ApiResponse error_response(const Error& error, std::string_view phase = {}) const;
+  ApiResponse error_response(Errc code, const std::string& message) const;
   ApiResponse start_evacuation(const nlohmann::json& body);
+  ApiResponse metrics();
   ApiResponse evacuation_action(const std::string& id, const std::string& method);
   // The evacuation's view of this host's VMs and of its peers (the rest is set per evacuation).
   HostEvacuation::Hooks evacuation_hooks();

@@ -23,6 +23,9 @@ struct ApiRequest {
 struct ApiResponse {
   int status = 200;
   nlohmann::json body;
+  // A body that is not JSON (Prometheus metrics): sent as is when content_type is set.
+  std::string text;
+  std::string content_type;
 };
 
 // A streaming endpoint: the server calls poll() about every 200 ms (and once at once) and writes

@@ -244,9 +244,10 @@ class Connection {
     message.version(version);
     message.result(static_cast<unsigned>(response.status));
     message.set(http::field::server, "ferry");
-    message.set(http::field::content_type, "application/json");
+    const bool json = response.content_type.empty();
+    message.set(http::field::content_type, json ? "application/json" : response.content_type);
     message.keep_alive(keep_alive);
-    message.body() = to_text(response.body) + "\n";
+    message.body() = json ? to_text(response.body) + "\n" : response.text;
     message.prepare_payload();
     error_code ec;
     deadline_.arm(idle_timeout_);
