@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <fstream>
+#include <utility>
+#include <vector>
 
 namespace ferry {
 namespace {
@@ -52,6 +54,37 @@ TEST(AgentConfigFile, AppliesEveryKey) {
   EXPECT_EQ(config.io_timeout.count(), 2500);
   EXPECT_EQ(config.resource_timeout.count(), 7000);
   EXPECT_EQ(config.host_resources["nfs"]["repositories"]["sr1"]["server"], "10.0.0.9");
+}
+
+TEST(AgentConfigFile, TlsFilesAndInsecure) {
+  AgentConfig config = with_nfs_driver();
+  ASSERT_TRUE(apply_agent_config({{"tls",
+                                   {{"ca", "/etc/ferry/pki/ca.pem"},
+                                    {"cert", "/etc/ferry/pki/hosta.pem"},
+                                    {"key", "/etc/ferry/pki/hosta-key.pem"}}}},
+                                 "a.json", config)
+                  .ok());
+  EXPECT_EQ(config.tls.ca, "/etc/ferry/pki/ca.pem");
+  EXPECT_EQ(config.tls.cert, "/etc/ferry/pki/hosta.pem");
+  EXPECT_EQ(config.tls.key, "/etc/ferry/pki/hosta-key.pem");
+  EXPECT_FALSE(config.insecure);
+  ASSERT_TRUE(apply_agent_config({{"insecure", true}}, "a.json", config).ok());
+  EXPECT_TRUE(config.insecure);
+
+  for (const auto& [doc, needle] : std::vector<std::pair<nlohmann::json, std::string>>{
+           {{{"tls", {{"ca", "/ca.pem"}, {"cert", "/c.pem"}}}}, "needs all of"},
+           {{{"tls", {{"ca", "/ca.pem"}, {"cert", "/c.pem"}, {"key", "/k"}, {"pin", "x"}}}},
+            "tls.pin"},
+           {{{"tls", {{"ca", ""}, {"cert", "/c.pem"}, {"key", "/k"}}}}, "tls.ca"},
+           {{{"tls", "/etc/ferry/pki"}}, "must be an object"},
+           {{{"insecure", "yes"}}, "true or false"}}) {
+    AgentConfig fresh = with_nfs_driver();
+    auto refused = apply_agent_config(doc, "a.json", fresh);
+    ASSERT_FALSE(refused.ok()) << doc.dump();
+    EXPECT_NE(refused.error().message().find(needle), std::string::npos)
+        << refused.error().message();
+    EXPECT_NE(refused.error().message().find("a.json"), std::string::npos);
+  }
 }
 
 TEST(AgentConfigFile, ErrorsNameTheFileAndKey) {
