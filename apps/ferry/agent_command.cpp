@@ -28,6 +28,9 @@ void add_agent_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--listen", config->listen,
                   "Address for peer agents (HOST:PORT; port 0 picks one)")
       ->capture_default_str();
+  cmd->add_option("--api-listen", config->api_listen,
+                  "Also serve the API on TCP HOST:PORT (unauthenticated: loopback or a management "
+                  "network only)");
   cmd->add_option("--state-dir", *state_dir,
                   "State directory (default $FERRY_STATE_DIR or /run/ferry)");
   cmd->add_option("--ram-dir", config->ram_dir, "Where guest RAM files live")
@@ -61,6 +64,7 @@ void add_agent_command(CLI::App& app, int& exit_code) {
     }
     // Options given on the command line win over the file.
     if (cmd->count("--listen")) effective.listen = config->listen;
+    if (cmd->count("--api-listen")) effective.api_listen = config->api_listen;
     if (cmd->count("--ram-dir")) effective.ram_dir = config->ram_dir;
     if (cmd->count("--host-name")) effective.host_name = config->host_name;
     if (cmd->count("--io-threads")) effective.io_threads = config->io_threads;
@@ -84,10 +88,11 @@ void add_agent_command(CLI::App& app, int& exit_code) {
       std::vector<std::string> mapped;
       for (const auto& item : effective.host_resources.items()) mapped.push_back(item.key());
       fmt::print(
-          "configuration OK: host {}, listen {}, state dir {}, RAM dir {}, drivers [{}], "
-          "host mappings for [{}], peers: {}\n",
+          "configuration OK: host {}, listen {}, state dir {}, RAM dir {}, API on TCP {}, "
+          "drivers [{}], host mappings for [{}], peers: {}\n",
           effective.host_name.empty() ? "(system host name)" : effective.host_name,
           effective.listen, effective.state_dir, effective.ram_dir,
+          effective.api_listen.empty() ? "no" : effective.api_listen,
           fmt::join(effective.resource_drivers->names(), ", "), fmt::join(mapped, ", "),
           security->description());
       exit_code = kExitOk;

@@ -154,17 +154,24 @@ Result<void> Agent::start() {
   api_ = std::make_unique<HttpApiServer>(io_, *this);
   const std::string socket_path = (fs::path(config_.state_dir) / "api.sock").string();
   if (auto listening = api_->listen_unix(socket_path); !listening) return listening;
+  if (!config_.api_listen.empty()) {
+    if (auto listening = api_->listen_tcp(config_.api_listen); !listening) return listening;
+    spdlog::warn("API also on TCP {} (port {}): anyone who reaches it controls this host's guests",
+                 config_.api_listen, api_->tcp_port().value_or(0));
+  }
 
   work_.emplace(io_.get_executor());
   for (unsigned i = 0; i < std::max(1u, config_.io_threads); ++i)
     threads_.emplace_back([this] { io_.run(); });
 
   auto listen_host = config_.listen.substr(0, config_.listen.rfind(':'));
-  nlohmann::json info = {{"pid", ::getpid()},
-                         {"host", config_.host_name},
-                         {"listen", fmt::format("{}:{}", listen_host, peer_port_)},
-                         {"port", peer_port_},
-                         {"api", socket_path}};
+  nlohmann::json info = {
+      {"pid", ::getpid()},
+      {"api-port", api_->tcp_port() ? nlohmann::json(*api_->tcp_port()) : nlohmann::json(nullptr)},
+      {"host", config_.host_name},
+      {"listen", fmt::format("{}:{}", listen_host, peer_port_)},
+      {"port", peer_port_},
+      {"api", socket_path}};
   const auto info_path = fs::path(config_.state_dir) / "agent.json";
   {
     std::ofstream out(info_path.string() + ".tmp");

@@ -16,8 +16,11 @@ namespace ferry {
 struct AgentConfig {
   std::string listen = "0.0.0.0:7460";   // peers (other agents) connect here; port 0 picks one
   std::string state_dir = "/run/ferry";  // api.sock, agent.json, vms/<name>/
-  std::string ram_dir = "/dev/shm";      // guest RAM files
-  std::string host_name;                 // defaults to the system host name
+  // The API also on TCP (HOST:PORT), for a toolstack on another machine: unauthenticated, so a
+  // loopback or management address only. Empty: the unix socket only.
+  std::string api_listen;
+  std::string ram_dir = "/dev/shm";  // guest RAM files
+  std::string host_name;             // defaults to the system host name
   unsigned io_threads = 2;
   std::chrono::milliseconds io_timeout{std::chrono::seconds(10)};
   uint16_t protocol_version =

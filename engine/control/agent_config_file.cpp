@@ -19,7 +19,8 @@ Result<void> apply_agent_config(const nlohmann::json& document, std::string_view
   if (!document.is_object())
     return Error(Errc::invalid_argument, fmt::format("{}: not a JSON object", origin));
   for (const auto& [key, value] : document.items()) {
-    if (key == "host-name" || key == "listen" || key == "state-dir" || key == "ram-dir") {
+    if (key == "host-name" || key == "listen" || key == "state-dir" || key == "ram-dir" ||
+        key == "api-listen") {
       if (!value.is_string() || value.get<std::string>().empty())
         return bad_key(origin, key, "must be a non-empty string");
       const auto text = value.get<std::string>();
@@ -27,6 +28,10 @@ Result<void> apply_agent_config(const nlohmann::json& document, std::string_view
       if (key == "listen") {
         if (text.rfind(':') == std::string::npos) return bad_key(origin, key, "must be HOST:PORT");
         config.listen = text;
+      }
+      if (key == "api-listen") {
+        if (text.rfind(':') == std::string::npos) return bad_key(origin, key, "must be HOST:PORT");
+        config.api_listen = text;
       }
       if (key == "state-dir") config.state_dir = text;
       if (key == "ram-dir") config.ram_dir = text;

@@ -8,7 +8,8 @@
 2. `ferry cancel` in the middle of pre-copy: the migration ends "cancelled", the guest keeps
    running on the source and verifies, the destination holds nothing.
 3. GET /metrics parses as Prometheus text and counts what happened; an error has a stable code,
-   a message and the host.
+   a message and the host (and the phase when it concerns a migration).
+0. An agent started with --api-listen also serves the API on TCP.
 """
 import json
 import os
@@ -40,7 +41,17 @@ def get_text(agent, path):
     return r.status, r.getheader("Content-Type", ""), body
 
 
-with Topology("api") as t:
+with Topology("api", agent_extra_b=["--api-listen", "10.231.0.2:0"]) as t:
+    # --- 0. B also serves its API on TCP, for a toolstack elsewhere
+    with open(os.path.join(t.b.state_dir, "agent.json")) as f:
+        api_port = json.load(f).get("api-port")
+    fetch = ("import sys, urllib.request; "
+             f"sys.stdout.write(urllib.request.urlopen('http://10.231.0.2:{api_port}/v1/host', timeout=10)"
+             ".read().decode())")
+    r = t.run_in(t.a, [sys.executable, "-c", fetch], capture_output=True, text=True)
+    c.check(r.returncode == 0 and json.loads(r.stdout or "{}").get("host") == "host-b",
+            f"B's API answers on TCP port {api_port} from A's namespace ({r.stdout[:80]} {r.stderr.strip()})")
+
     # --- 1. events, jobs, live settings
     t.a.start_sim("busy", 256 * MiB, 200, pattern="uniform", seed=11)
     mid = t.a.migrate("busy", t.b.endpoint, streams=1, verify=True,

@@ -44,6 +44,7 @@ TEST(AgentConfigFile, AppliesEveryKey) {
       {"io-threads", 4},
       {"io-timeout-ms", 2500},
       {"resource-timeout-ms", 7000},
+      {"api-listen", "127.0.0.1:7461"},
       {"resources", {{"nfs", {{"repositories", {{"sr1", {{"server", "10.0.0.9"}}}}}}}}}};
   ASSERT_TRUE(apply_agent_config(doc, "a.json", config).ok());
   EXPECT_EQ(config.host_name, "hosta");
@@ -53,6 +54,7 @@ TEST(AgentConfigFile, AppliesEveryKey) {
   EXPECT_EQ(config.io_threads, 4u);
   EXPECT_EQ(config.io_timeout.count(), 2500);
   EXPECT_EQ(config.resource_timeout.count(), 7000);
+  EXPECT_EQ(config.api_listen, "127.0.0.1:7461");
   EXPECT_EQ(config.host_resources["nfs"]["repositories"]["sr1"]["server"], "10.0.0.9");
 }
 
