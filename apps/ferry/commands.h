@@ -2,7 +2,10 @@
 // the process exit code.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
@@ -15,6 +18,11 @@ void add_demo_command(CLI::App& app, int& exit_code);
 void add_pki_command(CLI::App& app, int& exit_code);
 void add_evacuation_command(CLI::App& app, int& exit_code);
 void add_job_commands(CLI::App& app, int& exit_code);
+
+// A size option ("64M", "1G"): the bytes, or nullopt after printing "ferry COMMAND: OPTION: why"
+// and setting the usage exit code.
+std::optional<uint64_t> byte_size_option(std::string_view command, std::string_view option,
+                                         const std::string& text, int& exit_code);
 
 // Where the local agent keeps its API socket: --state-dir, else $FERRY_STATE_DIR, else /run/ferry.
 std::string resolve_state_dir(const std::string& flag);

@@ -15,7 +15,6 @@
 #include "apps/ferry/commands.h"
 #include "apps/ferry/exit_codes.h"
 #include "apps/ferry/migration_follower.h"
-#include "engine/vm/sim/byte_size.h"
 
 extern char** environ;
 
@@ -115,12 +114,8 @@ void add_demo_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--json", o->json, "End with one JSON object (progress as JSON lines before it)");
   cmd->add_flag("--keep", o->keep, "Keep the demo's directory (agent logs) afterwards");
   cmd->callback([o, &exit_code] {
-    auto memory = sim::parse_byte_size(o->memory);
-    if (!memory) {
-      fmt::print(stderr, "ferry demo: --memory: {}\n", memory.error().message());
-      exit_code = kExitUsage;
-      return;
-    }
+    auto memory = byte_size_option("demo", "--memory", o->memory, exit_code);
+    if (!memory) return;
     char tmpl[] = "/tmp/ferry-demo-XXXXXX";
     if (!::mkdtemp(tmpl)) {
       fmt::print(stderr, "ferry demo: mkdtemp: {}\n", std::strerror(errno));

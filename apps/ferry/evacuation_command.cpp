@@ -10,7 +10,6 @@
 #include "apps/ferry/commands.h"
 #include "apps/ferry/exit_codes.h"
 #include "engine/control/http/api_error.h"
-#include "engine/vm/sim/byte_size.h"
 
 namespace ferry::cli {
 namespace {
@@ -65,12 +64,8 @@ void add_evacuation_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--json", o->json, "Print the final report as JSON");
   cmd->add_option("--state-dir", o->state_dir, "Agent state directory");
   cmd->callback([o, &exit_code] {
-    auto bandwidth = sim::parse_byte_size(o->max_bandwidth);
-    if (!bandwidth) {
-      fmt::print(stderr, "ferry: --max-bandwidth: {}\n", bandwidth.error().message());
-      exit_code = kExitUsage;
-      return;
-    }
+    auto bandwidth = byte_size_option("evacuate", "--max-bandwidth", o->max_bandwidth, exit_code);
+    if (!bandwidth) return;
     const nlohmann::json request = {{"to", split_commas(o->to)},
                                     {"concurrency", o->concurrency},
                                     {"max-bandwidth", *bandwidth},

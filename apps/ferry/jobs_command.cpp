@@ -6,7 +6,6 @@
 #include "apps/ferry/commands.h"
 #include "apps/ferry/exit_codes.h"
 #include "engine/control/http/api_error.h"
-#include "engine/vm/sim/byte_size.h"
 
 namespace ferry::cli {
 namespace {
@@ -59,12 +58,8 @@ void add_setting_command(CLI::App& app, int& exit_code, const char* name, const 
   cmd->callback([o, &exit_code, name, key, bytes] {
     nlohmann::json value;
     if (bytes) {
-      auto parsed = sim::parse_byte_size(o->value);
-      if (!parsed) {
-        fmt::print(stderr, "ferry: {}: {}\n", name, parsed.error().message());
-        exit_code = kExitUsage;
-        return;
-      }
+      auto parsed = byte_size_option(name, "VALUE", o->value, exit_code);
+      if (!parsed) return;
       value = *parsed;
     } else {
       try {

@@ -1,4 +1,5 @@
 // ferry: live migration of virtual machines. Thin: parses, calls the agent, prints.
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
@@ -6,6 +7,7 @@
 
 #include "apps/ferry/commands.h"
 #include "apps/ferry/exit_codes.h"
+#include "engine/vm/sim/byte_size.h"
 
 namespace ferry::cli {
 
@@ -13,6 +15,15 @@ std::string resolve_state_dir(const std::string& flag) {
   if (!flag.empty()) return flag;
   if (const char* env = std::getenv("FERRY_STATE_DIR"); env && *env) return env;
   return "/run/ferry";
+}
+
+std::optional<uint64_t> byte_size_option(std::string_view command, std::string_view option,
+                                         const std::string& text, int& exit_code) {
+  auto bytes = sim::parse_byte_size(text);
+  if (bytes) return *bytes;
+  fmt::print(stderr, "ferry {}: {}: {}\n", command, option, bytes.error().message());
+  exit_code = kExitUsage;
+  return std::nullopt;
 }
 
 std::string api_socket(const std::string& state_dir) {

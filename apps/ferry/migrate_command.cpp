@@ -3,7 +3,6 @@
 #include "apps/ferry/commands.h"
 #include "apps/ferry/exit_codes.h"
 #include "apps/ferry/migration_follower.h"
-#include "engine/vm/sim/byte_size.h"
 
 namespace ferry::cli {
 
@@ -39,12 +38,8 @@ void add_migrate_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--json", o->json, "One JSON object per line: one per round, then a final one");
   cmd->add_option("--state-dir", o->state_dir, "Agent state directory");
   cmd->callback([o, &exit_code] {
-    auto bandwidth = sim::parse_byte_size(o->max_bandwidth);
-    if (!bandwidth) {
-      fmt::print(stderr, "ferry: --max-bandwidth: {}\n", bandwidth.error().message());
-      exit_code = kExitUsage;
-      return;
-    }
+    auto bandwidth = byte_size_option("migrate", "--max-bandwidth", o->max_bandwidth, exit_code);
+    if (!bandwidth) return;
     nlohmann::json request = {{"vm", o->vm},
                               {"to", o->to},
                               {"streams", o->streams},

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <optional>
 #include <utility>
 
@@ -70,19 +71,31 @@ Result<MappedRegion> MappedRegion::open(const std::string& path, uint64_t size, 
   return region;
 }
 
-Result<MappedRegion> MappedRegion::create(const std::string& path, uint64_t size) {
+// Creates (or truncates) `path` with `size` bytes, lets `reserve` claim or check the space, and
+// maps it read-write. A half-made file would hold tmpfs memory for nothing: removed on failure.
+Result<MappedRegion> MappedRegion::create_mapped(const std::string& path, uint64_t size,
+                                                 Reserve reserve, UniqueFd* keep_file) {
   if (auto checked = check_size(path, size); !checked) return std::move(checked).error();
   UniqueFd fd(::open(path.c_str(), O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0600));
   if (!fd.valid()) return errno_error("create " + path);
-  // A half-reserved file would hold tmpfs memory for nothing: remove it on any failure.
   auto fail = [&](Error error) {
     ::unlink(path.c_str());
     return error;
   };
+  if (reserve == Reserve::check_room) {
+    struct statvfs fs {};
+    if (::fstatvfs(fd.get(), &fs) != 0) return fail(errno_error("statvfs " + path));
+    const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+    if (free_bytes < size) {
+      return fail(Error(Errc::no_space, fmt::format("{}: no space left: {} bytes needed, {} free",
+                                                    path, size, free_bytes)));
+    }
+  }
   if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
     return fail(errno_error("ftruncate " + bytes_text(path, size)));
   }
-  if (::fallocate(fd.get(), 0, 0, static_cast<off_t>(size)) != 0 && errno != EOPNOTSUPP) {
+  if (reserve == Reserve::now && ::fallocate(fd.get(), 0, 0, static_cast<off_t>(size)) != 0 &&
+      errno != EOPNOTSUPP) {
     // EOPNOTSUPP: the file system cannot reserve ahead; running out shows up later as SIGBUS.
     return fail(errno_error("fallocate " + bytes_text(path, size)));
   }
@@ -93,34 +106,19 @@ Result<MappedRegion> MappedRegion::create(const std::string& path, uint64_t size
   region.size_ = size;
   region.data_ = static_cast<std::byte*>(data);
   region.writable_ = true;
+  if (keep_file) *keep_file = std::move(fd);
   return region;
 }
 
+Result<MappedRegion> MappedRegion::create(const std::string& path, uint64_t size) {
+  return create_mapped(path, size, Reserve::now, nullptr);
+}
+
 Result<MappedRegion> MappedRegion::create_reserving_ahead(const std::string& path, uint64_t size) {
-  if (auto checked = check_size(path, size); !checked) return std::move(checked).error();
-  UniqueFd fd(::open(path.c_str(), O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0600));
-  if (!fd.valid()) return errno_error("create " + path);
-  auto fail = [&](Error error) {
-    ::unlink(path.c_str());
-    return error;
-  };
-  struct statvfs fs {};
-  if (::fstatvfs(fd.get(), &fs) != 0) return fail(errno_error("statvfs " + path));
-  const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
-  if (free_bytes < size) {
-    return fail(Error(Errc::no_space, fmt::format("{}: no space left: {} bytes needed, {} free",
-                                                  path, size, free_bytes)));
-  }
-  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
-    return fail(errno_error("ftruncate " + bytes_text(path, size)));
-  }
-  void* data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
-  if (data == MAP_FAILED) return fail(errno_error("mmap " + bytes_text(path, size)));
-  MappedRegion region;
-  region.path_ = path;
-  region.size_ = size;
-  region.data_ = static_cast<std::byte*>(data);
-  region.writable_ = true;
+  UniqueFd fd;
+  auto created = create_mapped(path, size, Reserve::check_room, &fd);
+  if (!created) return created;
+  MappedRegion region = std::move(created).value();
   region.prefault_ = std::make_unique<Prefault>();
   Prefault* state = region.prefault_.get();
   state->file = std::move(fd);
@@ -128,12 +126,14 @@ Result<MappedRegion> MappedRegion::create_reserving_ahead(const std::string& pat
     for (uint64_t offset = 0; offset < size; offset += kPrefaultStep) {
       if (state->progress.stop.load(std::memory_order_relaxed)) return;
       const uint64_t step = std::min(kPrefaultStep, size - offset);
-      if (::fallocate(state->file.get(), 0, static_cast<off_t>(offset), static_cast<off_t>(step)) !=
-              0 &&
-          errno != EOPNOTSUPP) {
-        state->error =
-            errno_error(fmt::format("reserving {} bytes at {} of {}", step, offset, what));
-        if (errno == ENOSPC) state->error = Error(Errc::no_space, state->error->message());
+      const int failure = ::fallocate(state->file.get(), 0, static_cast<off_t>(offset),
+                                      static_cast<off_t>(step)) == 0
+                              ? 0
+                              : errno;
+      if (failure != 0 && failure != EOPNOTSUPP) {
+        state->error = Error(failure == ENOSPC ? Errc::no_space : Errc::io,
+                             fmt::format("reserving {} bytes at {} of {}: {}", step, offset, what,
+                                         std::strerror(failure)));
         state->failed.store(true, std::memory_order_release);
         return;
       }

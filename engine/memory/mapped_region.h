@@ -13,6 +13,7 @@
 
 #include "engine/error/error.h"
 #include "engine/memory/page.h"
+#include "engine/posix/unique_fd.h"
 
 namespace ferry {
 
@@ -59,6 +60,9 @@ class MappedRegion {
 
  private:
   MappedRegion() = default;
+  enum class Reserve { now, check_room };
+  static Result<MappedRegion> create_mapped(const std::string& path, uint64_t size, Reserve reserve,
+                                            UniqueFd* keep_file);
   void unmap();
 
   std::string path_;
