@@ -121,6 +121,7 @@ Result<MappedRegion> MappedRegion::create_reserving_ahead(const std::string& pat
   MappedRegion region = std::move(created).value();
   region.prefault_ = std::make_unique<Prefault>();
   Prefault* state = region.prefault_.get();
+  region.reserved_ = &state->reserved;
   state->file = std::move(fd);
   state->thread = std::thread([state, data = region.data_, size, what = path] {
     for (uint64_t offset = 0; offset < size; offset += kPrefaultStep) {
@@ -171,7 +172,8 @@ MappedRegion::MappedRegion(MappedRegion&& other) noexcept
       size_(std::exchange(other.size_, 0)),
       data_(std::exchange(other.data_, nullptr)),
       writable_(other.writable_),
-      prefault_(std::move(other.prefault_)) {}
+      prefault_(std::move(other.prefault_)),
+      reserved_(std::exchange(other.reserved_, nullptr)) {}
 
 MappedRegion& MappedRegion::operator=(MappedRegion&& other) noexcept {
   if (this != &other) {
@@ -181,6 +183,7 @@ MappedRegion& MappedRegion::operator=(MappedRegion&& other) noexcept {
     data_ = std::exchange(other.data_, nullptr);
     writable_ = other.writable_;
     prefault_ = std::move(other.prefault_);
+    reserved_ = std::exchange(other.reserved_, nullptr);
   }
   return *this;
 }
@@ -196,6 +199,7 @@ void MappedRegion::unmap() {
     prefault_->thread.join();
   }
   prefault_.reset();
+  reserved_ = nullptr;
   if (data_ != nullptr) ::munmap(data_, size_);
   data_ = nullptr;
   size_ = 0;

@@ -35,6 +35,10 @@ class MappedRegion {
   // Returns once [0, end) is reserved (at once for regions made by create or open); Errc::no_space
   // when the background reservation failed.
   Result<void> wait_reserved(uint64_t end) const;
+  // The page loop's fast check: true when [0, end) is reserved (no call, one atomic load).
+  bool reserved_through(uint64_t end) const {
+    return reserved_ == nullptr || reserved_->load(std::memory_order_acquire) >= end;
+  }
 
   MappedRegion(MappedRegion&&) noexcept;
   MappedRegion& operator=(MappedRegion&&) noexcept;
@@ -71,6 +75,7 @@ class MappedRegion {
   bool writable_ = false;
   struct Prefault;
   std::unique_ptr<Prefault> prefault_;
+  const std::atomic<uint64_t>* reserved_ = nullptr;  // in prefault_, when reserving ahead
 };
 
 }  // namespace ferry

@@ -129,8 +129,11 @@ Result<void> PageStreamReceiver::apply(std::span<const std::byte> payload) {
                    fmt::format("page {} arrived on stream {}, belongs to stream {}", entry.page,
                                index_, wire::stream_for_page(entry.page, count_)));
     // Never write past the space reserved so far (a SIGBUS if the file system filled up).
-    if (auto reserved = region->memory->wait_reserved((entry.page + 1) << kPageShift); !reserved)
-      return std::move(reserved).error().within(fmt::format("page {}", entry.page));
+    if (const uint64_t end = (entry.page + 1) << kPageShift;
+        !region->memory->reserved_through(end)) {
+      if (auto reserved = region->memory->wait_reserved(end); !reserved)
+        return std::move(reserved).error().within(fmt::format("page {}", entry.page));
+    }
     std::byte* target = region->memory->page(entry.page);
     switch (entry.encoding) {
       case wire::PageEncoding::zero:

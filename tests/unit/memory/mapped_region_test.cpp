@@ -47,6 +47,10 @@ TEST(MappedRegion, ReservingAheadReservesAndFaultsInEveryPageInTheBackground) {
   ASSERT_TRUE(region->wait_reserved(kMiB).ok());
   std::memcpy(region->page(7), "page seven", 10);
   ASSERT_TRUE(region->wait_reserved(200 * kMiB).ok());
+  EXPECT_TRUE(region->reserved_through(200 * kMiB));
+  MappedRegion moved = std::move(*region);  // the fast check follows the region
+  EXPECT_TRUE(moved.reserved_through(200 * kMiB));
+  *region = std::move(moved);
   std::memcpy(region->page(region->pages() - 1), "last page", 9);
   ASSERT_TRUE(region->wait_prefault().ok());
   EXPECT_EQ(region->prefaulted_bytes(), 200 * kMiB);
