@@ -495,6 +495,11 @@ ApiResponse Agent::start_evacuation(const nlohmann::json& body) {
     result["id"] = id;
     return result;
   };
+  hooks.cancel_migration = [this](const std::string& id) {
+    auto record = migrations_.find(id);
+    auto job = record ? record->job() : nullptr;
+    if (job && !record->finished()) job->cancel();
+  };
   hooks.set_bandwidth = [this](const std::string& id, uint64_t max_bandwidth) {
     auto record = migrations_.find(id);
     auto job = record ? record->job() : nullptr;
@@ -516,7 +521,8 @@ ApiResponse Agent::start_evacuation(const nlohmann::json& body) {
   return {202, {{"id", id}}};
 }
 
-ApiResponse Agent::evacuation_action(const std::string& id, const std::string& method) {
+ApiResponse Agent::evacuation_action(const std::string& id, const std::string& method,
+                                     const std::string& action) {
   std::shared_ptr<HostEvacuation> evacuation;
   {
     std::lock_guard lock(evacuations_mutex_);
@@ -526,7 +532,13 @@ ApiResponse Agent::evacuation_action(const std::string& id, const std::string& m
   if (!evacuation)
     return error_response(Errc::not_found,
                           fmt::format("no evacuation '{}' on {}", id, config_.host_name));
-  if (method == "GET") return {200, evacuation->describe()};
+  if (method == "GET" && action.empty()) return {200, evacuation->describe()};
+  if (method == "POST" && action == "cancel") {
+    if (evacuation->finished())
+      return error_response(Error(Errc::invalid_argument, "evacuation already finished"));
+    evacuation->cancel();
+    return {202, {{"cancelling", id}}};
+  }
   return error_response(Errc::not_found, fmt::format("no action {} for evacuations", method));
 }
 
@@ -571,7 +583,8 @@ ApiResponse Agent::handle(const ApiRequest& request) {
       for (const auto& [id, evacuation] : evacuations_) list.push_back(evacuation->describe());
       return {200, {{"evacuations", list}}};
     }
-    if (parts.size() == 2) return evacuation_action(parts[1], m);
+    if (parts.size() == 2 || parts.size() == 3)
+      return evacuation_action(parts[1], m, parts.size() == 3 ? parts[2] : "");
   }
   if (!parts.empty() && parts[0] == "migrations") {
     if (parts.size() == 1 && m == "POST") return start_migration(request.body);

@@ -53,7 +53,8 @@ class Agent final : public ApiHandler {
   ApiResponse error_response(Errc code, const std::string& message) const;
   ApiResponse start_evacuation(const nlohmann::json& body);
   ApiResponse metrics();
-  ApiResponse evacuation_action(const std::string& id, const std::string& method);
+  ApiResponse evacuation_action(const std::string& id, const std::string& method,
+                                const std::string& action);
   // The evacuation's view of this host's VMs and of its peers (the rest is set per evacuation).
   HostEvacuation::Hooks evacuation_hooks();
   void shutdown_guests();

@@ -76,6 +76,11 @@ HostEvacuation::HostEvacuation(std::string id, std::string host, EvacuationReque
       request_(std::move(request)),
       hooks_(std::move(hooks)) {}
 
+void HostEvacuation::cancel() {
+  std::lock_guard lock(mutex_);
+  cancelled_ = true;
+}
+
 bool HostEvacuation::finished() const {
   std::lock_guard lock(mutex_);
   return finished_;
@@ -122,9 +127,14 @@ awaitable<void> HostEvacuation::run() {
   for (;;) {
     {
       std::lock_guard lock(mutex_);
+      if (cancelled_ && !cancel_sent_) {
+        plan_->give_up_waiting("the evacuation was cancelled");
+        for (const auto& move : running_) hooks_.cancel_migration(move.migration);
+        cancel_sent_ = true;
+      }
       // Start what may start now.
       bool started = false;
-      while (auto placement = plan_->next()) {
+      while (auto placement = cancelled_ ? std::optional<Placement>() : plan_->next()) {
         const uint64_t share =
             request_.max_bandwidth ? request_.max_bandwidth / (running_.size() + 1) : 0;
         auto id = hooks_.start_migration(placement->vm, placement->endpoint, share);
@@ -148,9 +158,10 @@ awaitable<void> HostEvacuation::run() {
           continue;
         }
         const MoveOutcome outcome = classify(*result);
+        // A cancelled move carries no error text: its status says it.
         const std::string reason = result->value("error", nlohmann::json()).is_string()
                                        ? (*result)["error"].get<std::string>()
-                                       : std::string();
+                                       : result->value("status", "");
         results_[it->vm] = move_figures(*result, it->destination);
         plan_->finished(it->vm, outcome, reason);
         it = running_.erase(it);
@@ -186,7 +197,7 @@ nlohmann::json HostEvacuation::describe() const {
       remaining.push_back(name);
   }
   std::string state = "running";
-  if (finished_) state = remaining.empty() ? "completed" : "incomplete";
+  if (finished_) state = cancelled_ ? "cancelled" : remaining.empty() ? "completed" : "incomplete";
   return {{"id", id_},
           {"host", host_},
           {"state", state},

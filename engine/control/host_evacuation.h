@@ -44,15 +44,19 @@ class HostEvacuation : public std::enable_shared_from_this<HostEvacuation> {
     // The migration's final description once it ended, nullopt while it runs.
     std::function<std::optional<nlohmann::json>(const std::string& id)> migration_result;
     std::function<void(const std::string& id, uint64_t max_bandwidth)> set_bandwidth;
+    std::function<void(const std::string& id)> cancel_migration;
   };
 
   HostEvacuation(std::string id, std::string host, EvacuationRequest request, Hooks hooks);
 
   const std::string& id() const { return id_; }
   awaitable<void> run();
+  // Starts nothing more and cancels the moves under way (their VMs stay here, running).
+  void cancel();
   bool finished() const;
   // {"id", "host", "state": running|completed|incomplete, "destinations": [...], "vms": [...],
-  //  "remaining": [names], "moved", "concurrency", "max-bandwidth"}.
+  //  "remaining": [names], "moved", "concurrency", "max-bandwidth"}; state "cancelled" after
+  //  cancel().
   nlohmann::json describe() const;
 
  private:
@@ -73,6 +77,8 @@ class HostEvacuation : public std::enable_shared_from_this<HostEvacuation> {
   nlohmann::json results_ = nlohmann::json::object();  // vm -> figures of its move
   nlohmann::json targets_ = nlohmann::json::array();
   bool finished_ = false;
+  bool cancelled_ = false;
+  bool cancel_sent_ = false;
 };
 
 }  // namespace ferry

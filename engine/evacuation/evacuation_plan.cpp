@@ -89,6 +89,14 @@ void EvacuationPlan::finished(const std::string& vm, MoveOutcome outcome,
   }
 }
 
+void EvacuationPlan::give_up_waiting(const std::string& reason) {
+  for (auto& entry : entries_) {
+    if (entry.state != Entry::State::waiting) continue;
+    entry.state = Entry::State::failed;
+    entry.reason = reason;
+  }
+}
+
 unsigned EvacuationPlan::running() const {
   return static_cast<unsigned>(std::count_if(entries_.begin(), entries_.end(), [](const Entry& e) {
     return e.state == Entry::State::running;

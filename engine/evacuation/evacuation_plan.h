@@ -53,6 +53,8 @@ class EvacuationPlan {
   std::optional<Placement> next();
   // How the move of `vm` ended; `reason` for refused and failed.
   void finished(const std::string& vm, MoveOutcome outcome, const std::string& reason);
+  // Nothing more starts: every waiting VM stays here, with `reason`.
+  void give_up_waiting(const std::string& reason);
 
   unsigned running() const;
   // Nothing waits that could still be placed, and nothing runs.

@@ -11,6 +11,8 @@ own, linked to A by a second veth (10.231.1.0/24). Checks:
    it goes to B; the report names C's refusal. Exit status 0, host empty.
 3. With `ferry evacuate --to <unreachable>`: the guest stays on A, running, and the command names
    it and why (exit status 1).
+4. An evacuation cancelled while a move runs: the move is cancelled, nothing more starts, and the
+   guests stay on A, running.
 """
 import json
 import os
@@ -130,5 +132,31 @@ with Topology("evac") as t:
     c.check(vm.get("state") == "running" and t.a.verify("stay").get("ok") is True,
             "the guest keeps running on A and verifies")
     c.check([h.name for h in where_is(hosts, "stay")] == ["host-a"], "and is nowhere else")
+
+    # --- 4. cancelled: the move under way is cancelled, nothing more starts, both guests stay
+    t.a.start_sim("slow", 128 * MiB, 20, seed=7)
+    status, body = t.a.api("POST", "/v1/evacuations", {
+        "to": [t.b.endpoint], "concurrency": 1, "max-bandwidth": 8 * MiB})
+    evac = body.get("id")
+    time.sleep(1.5)
+    status, body = t.a.api("POST", f"/v1/evacuations/{evac}/cancel")
+    c.check(status == 202, f"cancel accepted ({status} {body})")
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        _, report = t.a.api("GET", f"/v1/evacuations/{evac}")
+        if report.get("state") != "running":
+            break
+        time.sleep(0.2)
+    log(f"cancelled evacuation: {json.dumps(report)}")
+    c.check(report.get("state") == "cancelled" and sorted(report.get("remaining", [])) == ["slow", "stay"],
+            f"it ends cancelled with both guests remaining ({report.get('state')}, {report.get('remaining')})")
+    reasons = {vm.get("vm"): vm.get("reason", "") for vm in report.get("vms", [])}
+    c.check("cancel" in reasons.get("slow", "") and "cancel" in reasons.get("stay", ""),
+            f"each remaining VM says why ({reasons})")
+    for name in ("slow", "stay"):
+        vm = t.a.vm(name) or {}
+        c.check(vm.get("state") == "running" and not vm.get("migrating") and t.a.verify(name).get("ok") is True,
+                f"{name} runs and verifies on A after the cancel")
+        c.check(t.b.vm(name) is None, f"no {name} on B")
 
 c.finish()

@@ -102,6 +102,21 @@ TEST(EvacuationPlan, UnknownRoomIsTriedAfterKnownRoom) {
   EXPECT_EQ(second->endpoint, "b:1") << "c is full now; b's room is unknown, so it is tried";
 }
 
+TEST(EvacuationPlan, GivingUpLeavesWaitingVmsWithTheReason) {
+  EvacuationPlan plan({{"a", 1 * kGiB}, {"b", 1 * kGiB}}, {{"d:1", 8 * kGiB, ""}}, 1);
+  auto first = plan.next();
+  ASSERT_TRUE(first);
+  plan.give_up_waiting("cancelled");
+  EXPECT_FALSE(plan.next());
+  EXPECT_FALSE(plan.done()) << "the running move still has to end";
+  plan.finished(first->vm, MoveOutcome::failed, "cancelled by request");
+  EXPECT_TRUE(plan.done());
+  for (const auto& e : plan.to_json()) {
+    EXPECT_EQ(e["state"], "failed");
+    EXPECT_TRUE(e["reason"] == "cancelled" || e["reason"] == "cancelled by request") << e;
+  }
+}
+
 TEST(EvacuationPlan, NothingToMoveIsDoneAtOnce) {
   EvacuationPlan plan({}, {{"b:1", 1 * kGiB, ""}}, 2);
   EXPECT_FALSE(plan.next());
