@@ -8,7 +8,7 @@ namespace ferry::cli {
 
 void add_migrate_command(CLI::App& app, int& exit_code) {
   struct Options {
-    std::string state_dir, vm, to, max_bandwidth = "0", on_stall = "abort";
+    std::string state_dir, vm, to, max_bandwidth = "0", on_stall = "abort", compress = "auto";
     int max_downtime_ms = 300;
     unsigned streams = 2, max_rounds = 30, stall_rounds = 5;
     bool verify = false, json = false;
@@ -32,6 +32,11 @@ void add_migrate_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--on-stall", o->on_stall,
                   "abort (VM stays on the source) or force (stop-and-copy over budget)")
       ->capture_default_str();
+  cmd->add_option("--compress", o->compress,
+                  "Page encoding: auto (lz4/zstd only while the link is the bottleneck), none, "
+                  "lz4, zstd or delta")
+      ->check(CLI::IsMember({"auto", "none", "lz4", "zstd", "delta"}))
+      ->capture_default_str();
   cmd->add_flag(
       "--verify", o->verify,
       "Check destination memory against the source page by page, and the guest's own check");
@@ -49,7 +54,8 @@ void add_migrate_command(CLI::App& app, int& exit_code) {
                                 {"max-bandwidth", *bandwidth},
                                 {"max-rounds", o->max_rounds},
                                 {"stall-rounds", o->stall_rounds},
-                                {"on-stall", o->on_stall}}}};
+                                {"on-stall", o->on_stall},
+                                {"compress", o->compress}}}};
     ApiClient client(api_socket(resolve_state_dir(o->state_dir)));
     ProgressDisplay display(ProgressDisplay::choose(o->json));
     auto final = follow_migration(client, request, display);

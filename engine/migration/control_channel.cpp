@@ -12,8 +12,11 @@ constexpr const char* kAgentVersion = "ferry 0.1.0";
 wire::Hello our_hello(const std::string& host, uint16_t only_version) {
   wire::Hello hello;
   if (only_version != 0) hello.min_version = hello.max_version = only_version;
-  hello.capabilities =
-      wire::Capability::zero_pages | wire::Capability::raw_pages | wire::Capability::memory_hash;
+  // Every agent decodes every page encoding, so it announces them all; what a source sends is its
+  // own choice among those the destination announced (PageStreamSender::set_compression).
+  hello.capabilities = wire::Capability::zero_pages | wire::Capability::raw_pages |
+                       wire::Capability::lz4 | wire::Capability::zstd | wire::Capability::delta |
+                       wire::Capability::memory_hash;
   hello.host = host;
   hello.agent_version = kAgentVersion;
   return hello;
@@ -73,6 +76,7 @@ awaitable<Result<uint16_t>> ControlChannel::exchange_hello(const std::string& ho
                                                 wire::record_type_name(record->type)));
   auto theirs = wire::decode_hello(record->payload);
   if (!theirs) co_return std::move(theirs).error().within(connection_.label());
+  peer_capabilities_ = theirs->capabilities;
   auto version = wire::negotiate_version(ours, *theirs);
   if (!version) co_return std::move(version).error().within(connection_.label());
   co_return *version;
@@ -85,6 +89,7 @@ awaitable<Result<uint16_t>> ControlChannel::answer_hello(const wire::Hello& thei
   const auto hello = wire::encode(ours);
   if (auto sent = co_await send(wire::RecordType::hello, hello); !sent)
     co_return std::move(sent).error();
+  peer_capabilities_ = theirs.capabilities;
   auto version = wire::negotiate_version(ours, theirs);
   if (!version) co_return std::move(version).error().within(connection_.label());
   co_return *version;

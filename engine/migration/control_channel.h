@@ -28,6 +28,9 @@ class ControlChannel {
   awaitable<Result<uint16_t>> answer_hello(const wire::Hello& theirs, const std::string& host,
                                            uint16_t only_version);
 
+  // The capability bits of the peer's HELLO (0 before the exchange).
+  uint64_t peer_capabilities() const { return peer_capabilities_; }
+
   awaitable<Result<void>> send(wire::RecordType type, std::span<const std::byte> payload);
   awaitable<Result<void>> send_json(wire::RecordType type, const nlohmann::json& json);
   awaitable<Result<void>> send_abort(const Error& error, std::string_view phase);
@@ -53,6 +56,7 @@ class ControlChannel {
 
   RecordConnection& connection_;
   std::chrono::milliseconds timeout_;
+  uint64_t peer_capabilities_ = 0;
 };
 
 }  // namespace ferry

@@ -6,6 +6,7 @@
 
 #include "engine/wire/control_records.h"
 #include "engine/wire/data_records.h"
+#include "engine/wire/hello.h"
 #include "engine/wire/stream_partition.h"
 #include "engine/wire/zero_page.h"
 
@@ -22,22 +23,85 @@ PageStreamSender::PageStreamSender(std::shared_ptr<RecordConnection> connection,
       counters_(counters),
       limiter_(limiter),
       cancelled_(cancelled),
-      timeouts_(timeouts) {}
+      timeouts_(timeouts),
+      encoder_(std::make_unique<wire::PageEncoder>()) {}
+
+void PageStreamSender::set_compression(CompressMode mode, uint64_t peer_capabilities) {
+  auto_.reset();
+  fixed_reason_.clear();
+  auto announced = [&](wire::Capability c) { return wire::has_capability(peer_capabilities, c); };
+  auto fixed = [&](wire::PageEncoding encoding, wire::Capability c) {
+    if (announced(c)) {
+      encoding_ = encoding;
+      fixed_reason_ = fmt::format("{} (compress {})", wire::page_encoding_name(encoding),
+                                  compress_mode_name(mode));
+    } else {
+      encoding_ = wire::PageEncoding::raw;
+      fixed_reason_ = fmt::format(
+          "raw: compress {} asked for {}, which the destination did not "
+          "announce (it announced {})",
+          compress_mode_name(mode), wire::page_encoding_name(encoding),
+          wire::capability_names(peer_capabilities));
+    }
+  };
+  switch (mode) {
+    case CompressMode::none:
+      encoding_ = wire::PageEncoding::raw;
+      fixed_reason_ = "raw (compress none)";
+      break;
+    case CompressMode::lz4:
+      fixed(wire::PageEncoding::lz4, wire::Capability::lz4);
+      break;
+    case CompressMode::zstd:
+      fixed(wire::PageEncoding::zstd, wire::Capability::zstd);
+      break;
+    case CompressMode::delta:
+      fixed(wire::PageEncoding::delta, wire::Capability::delta);
+      break;
+    case CompressMode::automatic: {
+      std::vector<wire::PageEncoding> candidates{wire::PageEncoding::raw};
+      if (announced(wire::Capability::lz4)) candidates.push_back(wire::PageEncoding::lz4);
+      if (announced(wire::Capability::zstd)) candidates.push_back(wire::PageEncoding::zstd);
+      auto_ = std::make_unique<wire::AutoCompression>(std::move(candidates));
+      encoding_ = auto_->current();
+      break;
+    }
+  }
+  encoder_ = std::make_unique<wire::PageEncoder>(
+      encoding_ == wire::PageEncoding::delta ? kDeltaCachePages : 0);
+}
+
+void PageStreamSender::decide(std::chrono::steady_clock::time_point now) {
+  encoding_ = auto_->decide(interval_bytes_, now - interval_start_, interval_blocked_);
+  interval_bytes_ = 0;
+  interval_blocked_ = std::chrono::nanoseconds(0);
+  interval_start_ = now;
+}
+
+std::string PageStreamSender::compression_explanation() const {
+  if (auto_) return "auto: " + auto_->explanation();
+  return fixed_reason_.empty() ? std::string("raw") : fixed_reason_;
+}
 
 awaitable<Result<void>> PageStreamSender::flush() {
   if (builder_.count() == 0) co_return ok();
   // The builder checksummed each page as it copied it: the record goes out as built.
   auto record = builder_.record();
-  auto delay = limiter_.delay_for(record.size(), std::chrono::steady_clock::now());
+  const auto waiting_since = std::chrono::steady_clock::now();
+  auto delay = limiter_.delay_for(record.size(), waiting_since);
   if (delay.count() > 0) {
     asio::steady_timer timer(connection_->executor(), delay);
     boost::system::error_code ignored;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
   }
   auto written = co_await connection_->write_framed(record, timeouts_.io);
+  const auto now = std::chrono::steady_clock::now();
+  interval_blocked_ += now - waiting_since;
   if (!written) co_return written;
   round_pages_ += builder_.count();
   round_bytes_ += record.size() - wire::kHeaderSize;
+  interval_bytes_ += record.size();
+  if (auto_ && interval_bytes_ >= wire::AutoCompression::kDecideEveryBytes) decide(now);
   counters_.wire_bytes += record.size();
   co_return ok();
 }
@@ -46,6 +110,10 @@ awaitable<Result<void>> PageStreamSender::send_round(uint32_t round,
                                                      const std::vector<PageBitmap>& pages) {
   round_pages_ = 0;
   round_bytes_ = 0;
+  encoder_->start_round();
+  interval_bytes_ = 0;
+  interval_blocked_ = std::chrono::nanoseconds(0);
+  interval_start_ = std::chrono::steady_clock::now();
   for (size_t r = 0; r < regions_.size(); ++r) {
     const PageBitmap& wanted = pages[r];
     const MappedRegion& memory = *regions_[r].memory;
@@ -57,13 +125,17 @@ awaitable<Result<void>> PageStreamSender::send_round(uint32_t round,
       for (uint64_t page = wanted.find_next(chunk * wire::kPagesPerStreamChunk); page < end;
            page = wanted.find_next(page + 1)) {
         const std::byte* data = memory.page(page);
-        if (wire::is_zero_page(data)) {
-          builder_.add_zero(page);
+        const wire::PageEncoding sent = encoder_->add(builder_, page, data, encoding_);
+        if (sent == wire::PageEncoding::zero) {
           ++counters_.zero_pages;
         } else {
-          builder_.add_raw(page, data);
           ++counters_.normal_pages;
           counters_.normal_bytes += kPageSize;
+          if (sent != wire::PageEncoding::raw) ++counters_.encoded_pages;
+          if (auto_ && ++since_sample_ >= kSampleEvery) {
+            since_sample_ = 0;
+            encoder_->sample(data, *auto_);
+          }
         }
         if (builder_.count() == wire::kMaxPagesPerRecord) {
           auto flushed = co_await flush();
@@ -75,6 +147,9 @@ awaitable<Result<void>> PageStreamSender::send_round(uint32_t round,
     auto flushed = co_await flush();
     if (!flushed) co_return flushed;
   }
+
+  // The FENCE_ACK wait is not sending: the interval ends before it.
+  if (auto_) decide(std::chrono::steady_clock::now());
 
   wire::Fence fence{round, index_, round_pages_, round_bytes_};
   auto fence_bytes = wire::encode(fence);
@@ -135,19 +210,16 @@ Result<void> PageStreamReceiver::apply(std::span<const std::byte> payload) {
         return std::move(reserved).error().within(fmt::format("page {}", entry.page));
     }
     std::byte* target = region->memory->page(entry.page);
-    switch (entry.encoding) {
-      case wire::PageEncoding::zero:
-        std::memset(target, 0, kPageSize);
-        ++counters_.zero_pages;
-        break;
-      case wire::PageEncoding::raw:
-        std::memcpy(target, entry.data.data(), kPageSize);
-        ++counters_.normal_pages;
-        counters_.normal_bytes += kPageSize;
-        break;
-      default:
-        return Error(Errc::protocol, fmt::format("page {}: encoding {} was not negotiated",
-                                                 entry.page, static_cast<int>(entry.encoding)));
+    // Delta entries decode against the page already here: the copy this stream sent before
+    // (a page always travels on the same stream, and nothing else writes guest memory here).
+    if (auto decoded = decoder_.decode(entry, target); !decoded)
+      return std::move(decoded).error().within(fmt::format("region {}", region_id));
+    if (entry.encoding == wire::PageEncoding::zero) {
+      ++counters_.zero_pages;
+    } else {
+      ++counters_.normal_pages;
+      counters_.normal_bytes += kPageSize;
+      if (entry.encoding != wire::PageEncoding::raw) ++counters_.encoded_pages;
     }
     if (region->hashes) region->hashes->update(entry.page, target);
   }

@@ -14,8 +14,12 @@
 #include "engine/memory/mapped_region.h"
 #include "engine/memory/page_bitmap.h"
 #include "engine/migration/memory_digest.h"
+#include "engine/precopy/precopy_settings.h"
 #include "engine/precopy/rate_limiter.h"
 #include "engine/transport/record_connection.h"
+#include "engine/wire/auto_compression.h"
+#include "engine/wire/page_codec.h"
+#include "engine/wire/page_encoder.h"
 #include "engine/wire/pages.h"
 
 namespace ferry {
@@ -24,8 +28,9 @@ namespace ferry {
 struct StreamCounters {
   std::atomic<uint64_t> zero_pages{0};
   std::atomic<uint64_t> normal_pages{0};
-  std::atomic<uint64_t> normal_bytes{0};  // page data bytes sent/received
-  std::atomic<uint64_t> wire_bytes{0};    // everything on the data connections, headers included
+  std::atomic<uint64_t> normal_bytes{0};   // page data bytes sent/received
+  std::atomic<uint64_t> encoded_pages{0};  // of normal_pages, those sent as lz4, zstd or delta
+  std::atomic<uint64_t> wire_bytes{0};     // everything on the data connections, headers included
 };
 
 struct SourceRegion {
@@ -48,10 +53,25 @@ class PageStreamSender {
   // waits for the destination's FENCE_ACK.
   awaitable<Result<void>> send_round(uint32_t round, const std::vector<PageBitmap>& pages);
 
+  // Chooses how pages are encoded from the next round on (before: raw). `peer_capabilities` are
+  // the destination's HELLO bits: an encoding it did not announce is never used (a mode asking
+  // for one sends raw). Call before the first round: delta must see every page this stream sends.
+  void set_compression(CompressMode mode, uint64_t peer_capabilities);
+  // The encoding the next round uses and, under auto, why (for the job's log).
+  wire::PageEncoding encoding() const { return encoding_; }
+  std::string compression_explanation() const;
+
   RecordConnection& connection() { return *connection_; }
+
+  // Copies of pages kept per stream for delta: 32 MiB.
+  static constexpr std::size_t kDeltaCachePages = 8192;
+  // Under auto, every this-many-th non-zero page is also encoded under each candidate to measure.
+  static constexpr uint64_t kSampleEvery = 128;
 
  private:
   awaitable<Result<void>> flush();
+  // Under auto: closes the measuring interval and picks the encoding for the pages after it.
+  void decide(std::chrono::steady_clock::time_point now);
 
   std::shared_ptr<RecordConnection> connection_;
   uint32_t index_;
@@ -64,6 +84,16 @@ class PageStreamSender {
   wire::PagesBuilder builder_;
   uint64_t round_pages_ = 0;
   uint64_t round_bytes_ = 0;
+  wire::PageEncoding encoding_ = wire::PageEncoding::raw;
+  std::unique_ptr<wire::PageEncoder> encoder_;
+  std::unique_ptr<wire::AutoCompression> auto_;  // only under CompressMode::automatic
+  std::string fixed_reason_;                     // why a fixed mode sends what it sends
+  uint64_t since_sample_ = 0;
+  // Under auto, the interval the next decision measures: wire bytes, start, time spent waiting
+  // on the rate limiter and the socket.
+  uint64_t interval_bytes_ = 0;
+  std::chrono::steady_clock::time_point interval_start_;
+  std::chrono::nanoseconds interval_blocked_{0};
 };
 
 struct DestinationRegion {
@@ -94,6 +124,7 @@ class PageStreamReceiver {
   std::vector<DestinationRegion> regions_;
   StreamCounters& counters_;
   StreamTimeouts timeouts_;
+  wire::PageDecoder decoder_;
   uint64_t round_pages_ = 0;
   uint64_t round_bytes_ = 0;
 };

@@ -118,6 +118,7 @@ struct SourceJob::Impl {
   DiskCopyProgress disk_progress;
   DowntimeBreakdown downtime;  // guarded by the job's stats mutex
   uint64_t total_bytes = 0;
+  std::string compression;  // stream 0's encoding and why, after each round (stats mutex)
 
   void close_streams() {
     for (auto& s : senders) s->connection().close();
@@ -153,6 +154,12 @@ void SourceJob::cancel() {
 Result<void> SourceJob::update_settings(const PrecopySettings& settings) {
   if (auto valid = validate(settings); !valid) return valid;
   std::lock_guard lock(impl_->policy_mutex);
+  // Delta encodes against what each stream sent before: the encoding is fixed for the job.
+  if (settings.compress != impl_->policy.settings().compress)
+    return Error(Errc::invalid_argument,
+                 fmt::format("precopy settings: compress is {} for this migration and cannot "
+                             "change while it runs",
+                             compress_mode_name(impl_->policy.settings().compress)));
   impl_->policy.update_settings(settings);
   impl_->limiter.set_rate(settings.max_bandwidth);
   request_.settings = settings;
@@ -177,6 +184,8 @@ nlohmann::json SourceJob::snapshot() const {
   json["streams"] = request_.streams;
   if (impl_->disk_progress.total > 0) json["disk"] = disk_copy_document(impl_->disk_progress);
   if (!impl_->downtime.empty()) json["downtime-breakdown"] = impl_->downtime.to_json();
+  json["compression"] = {{"encoded-pages", impl_->counters.encoded_pages.load()},
+                         {"encoding", impl_->compression}};
   std::lock_guard policy_lock(impl_->policy_mutex);
   json["settings"] = precopy_settings_to_json(impl_->policy.settings());
   return json;
@@ -258,9 +267,11 @@ awaitable<Result<void>> SourceJob::run_phases() {
     d.senders.push_back(std::make_unique<PageStreamSender>(
         std::move(connection), i, request_.streams, source_regions, d.counters, d.limiter,
         cancelled_, StreamTimeouts{io_timeout}));
+    d.senders.back()->set_compression(request_.settings.compress, control.peer_capabilities());
   }
   {
     std::lock_guard lock(stats_mutex_);
+    d.compression = d.senders.front()->compression_explanation();
     stats_.setup_time = since(d.start);
   }
 
@@ -289,7 +300,13 @@ awaitable<Result<void>> SourceJob::run_phases() {
     });
     for (auto& sender : d.senders)
       group.spawn(sender->connection().executor(), sender->send_round(round, d.to_send));
-    co_return co_await group.wait();
+    auto waited = co_await group.wait();
+    {
+      // The senders are idle between rounds: their state can be read here.
+      std::lock_guard lock(stats_mutex_);
+      d.compression = d.senders.front()->compression_explanation();
+    }
+    co_return waited;
   };
 
   auto collect = [&]() -> Result<uint64_t> {

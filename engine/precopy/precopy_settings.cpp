@@ -10,8 +10,11 @@ namespace ferry {
 namespace {
 
 constexpr std::string_view kWhere = "precopy settings";
-constexpr std::array<std::string_view, 5> kKeys = {"max-downtime-ms", "max-bandwidth", "max-rounds",
-                                                   "stall-rounds", "on-stall"};
+constexpr std::array<std::string_view, 6> kKeys = {"max-downtime-ms", "max-bandwidth", "max-rounds",
+                                                   "stall-rounds",    "on-stall",      "compress"};
+constexpr std::array<CompressMode, 5> kCompressModes = {CompressMode::automatic, CompressMode::none,
+                                                        CompressMode::lz4, CompressMode::zstd,
+                                                        CompressMode::delta};
 
 Error invalid(std::string message) {
   return Error(Errc::invalid_argument, std::string(kWhere) + ": " + std::move(message));
@@ -27,6 +30,29 @@ std::string_view stall_action_name(StallAction action) {
       return "force";
   }
   return "unknown";
+}
+
+std::string_view compress_mode_name(CompressMode mode) {
+  switch (mode) {
+    case CompressMode::automatic:
+      return "auto";
+    case CompressMode::none:
+      return "none";
+    case CompressMode::lz4:
+      return "lz4";
+    case CompressMode::zstd:
+      return "zstd";
+    case CompressMode::delta:
+      return "delta";
+  }
+  return "unknown";
+}
+
+Result<CompressMode> parse_compress_mode(std::string_view name) {
+  for (CompressMode mode : kCompressModes)
+    if (compress_mode_name(mode) == name) return mode;
+  return invalid("\"compress\" must be \"auto\", \"none\", \"lz4\", \"zstd\" or \"delta\", got \"" +
+                 std::string(name) + "\"");
 }
 
 Result<void> validate(const PrecopySettings& settings) {
@@ -53,17 +79,24 @@ Result<void> validate(const PrecopySettings& settings) {
     return invalid("on-stall has the unknown value " +
                    std::to_string(static_cast<int>(settings.on_stall)));
   }
+  if (compress_mode_name(settings.compress) == "unknown") {
+    return invalid("compress has the unknown value " +
+                   std::to_string(static_cast<int>(settings.compress)));
+  }
   return ok();
 }
 
 nlohmann::json precopy_settings_to_json(const PrecopySettings& settings) {
-  return {
+  nlohmann::json json = {
       {"max-downtime-ms", settings.max_downtime.count()},
       {"max-bandwidth", settings.max_bandwidth},
       {"max-rounds", settings.max_rounds},
       {"stall-rounds", settings.stall_rounds},
       {"on-stall", std::string(stall_action_name(settings.on_stall))},
   };
+  if (settings.compress != CompressMode::automatic)
+    json["compress"] = std::string(compress_mode_name(settings.compress));
+  return json;
 }
 
 Result<PrecopySettings> precopy_settings_from_json(const nlohmann::json& json,
@@ -110,6 +143,13 @@ Result<PrecopySettings> precopy_settings_from_json(const nlohmann::json& json,
     } else {
       return invalid("\"on-stall\" must be \"abort\" or \"force\", got \"" + *action + "\"");
     }
+  }
+  if (json.contains("compress")) {
+    auto name = json_field::read_string(json, "compress", kWhere);
+    if (!name) return std::move(name).error();
+    auto mode = parse_compress_mode(*name);
+    if (!mode) return std::move(mode).error();
+    settings.compress = *mode;
   }
   if (auto valid = validate(settings); !valid) return std::move(valid).error();
   return settings;

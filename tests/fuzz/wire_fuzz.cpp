@@ -13,6 +13,8 @@
 #include "engine/wire/data_records.h"
 #include "engine/wire/field_limits.h"
 #include "engine/wire/hello.h"
+#include "engine/wire/page_codec.h"
+#include "engine/wire/page_delta.h"
 #include "engine/wire/pages.h"
 #include "engine/wire/record.h"
 
@@ -73,6 +75,43 @@ void error_record(std::size_t index, const char* name, Bytes payload, Decode dec
   require(again.ok() && *again == *r, name);
 }
 
+// Decodes every entry of a valid PAGES payload into a page of memory, as a receiver does. Whatever
+// decodes must survive a round trip through the encoder again.
+void page_data(std::size_t index, const PagesView& view) {
+  static PageDecoder decoder;
+  static PageCompressor compressor;
+  static std::array<std::byte, kPageSize> memory;
+  static std::array<std::byte, kPageSize> before;
+  static std::array<std::byte, kMaxEncodedPageBytes> encoded;
+  bool all = true;
+  for (const PageEntry& e : view) {
+    // A delta applies to what the page held: some content that is not all zeros.
+    for (std::size_t i = 0; i < kPageSize; ++i) memory[i] = static_cast<std::byte>(i * 7 + e.page);
+    before = memory;
+    auto r = decoder.decode(e, memory.data());
+    if (!r.ok()) {
+      require(r.error().code() == Errc::corrupt, "page data: error code is not corrupt");
+      all = false;
+      continue;
+    }
+    if (e.encoding == PageEncoding::lz4 || e.encoding == PageEncoding::zstd) {
+      const std::size_t n = compressor.compress(e.encoding, memory.data(), encoded);
+      if (n == 0) continue;
+      std::array<std::byte, kPageSize> again;
+      require(decoder.decode({e.page, e.encoding, {encoded.data(), n}}, again.data()).ok() &&
+                  again == memory,
+              "page data: recompressed page does not decode to itself");
+    } else if (e.encoding == PageEncoding::delta) {
+      const std::size_t n = encode_page_delta(before.data(), memory.data(), encoded);
+      require(n > 0, "page data: delta of a decoded page does not fit");
+      auto again = before;
+      require(apply_page_delta({encoded.data(), n}, again.data()).ok() && again == memory,
+              "page data: re-encoded delta does not reproduce the page");
+    }
+  }
+  count(index, "PAGE DATA", all);
+}
+
 void pages(std::size_t index, Bytes payload) {
   const uint64_t regions[] = {1u << 20, 64, 1};
   auto r = decode_pages(payload, regions);
@@ -80,6 +119,7 @@ void pages(std::size_t index, Bytes payload) {
   count(index, "PAGES", r.ok());
   if (r.ok()) require(plain.ok(), "PAGES: region-table decode accepted what the plain one refused");
   if (!plain.ok()) return;
+  page_data(index + 1, *plain);
   // Rebuild the payload entry by entry: the builder must reproduce the bytes exactly.
   static PagesBuilder builder;
   builder.reset(plain->region_id);
@@ -120,6 +160,7 @@ void run_every_decoder(Bytes p) {
   exact<Fence>(i++, "FENCE", p, decode_fence);
   exact<FenceAck>(i++, "FENCE_ACK", p, decode_fence_ack);
   pages(i++, p);
+  ++i;  // PAGE DATA, counted by pages() for the payloads it accepts
   require(i == kDecoderCount, "decoder table size");
 }
 

@@ -11,7 +11,7 @@ namespace ferry::wire::fuzz {
 
 // How often each typed decoder accepted / refused a payload, so the replay can prove its corpus
 // reaches past the checks into every decoder.
-inline constexpr std::size_t kDecoderCount = 19;
+inline constexpr std::size_t kDecoderCount = 20;
 struct DecoderStats {
   const char* name = "";
   uint64_t accepted = 0;

@@ -18,6 +18,8 @@
 #include "engine/wire/data_records.h"
 #include "engine/wire/hello.h"
 #include "engine/wire/little_endian.h"
+#include "engine/wire/page_codec.h"
+#include "engine/wire/page_delta.h"
 #include "engine/wire/pages.h"
 #include "engine/wire/record.h"
 #include "tests/fuzz/wire_fuzz.h"
@@ -52,6 +54,29 @@ Buffer pages_record(std::mt19937_64& rng) {
   b.add_encoded(5, PageEncoding::lz4, small);
   b.add_raw(6, page.data());
   b.add_encoded(63, PageEncoding::delta, std::span(small).first(7));
+  const auto r = b.record();
+  return Buffer(r.begin(), r.end());
+}
+
+// Entries whose data really decodes: lz4 and zstd pages of text, and a delta.
+Buffer encoded_pages_record() {
+  PagesBuilder b;
+  b.reset(0);
+  Buffer page(kPageSize);
+  std::string text;
+  while (text.size() < kPageSize) text += "pid 4711 state=running rss=123456 ";
+  std::memcpy(page.data(), text.data(), kPageSize);
+  PageCompressor compressor;
+  Buffer out(kMaxEncodedPageBytes);
+  const std::size_t lz4 = compressor.compress(PageEncoding::lz4, page.data(), out);
+  b.add_encoded(1, PageEncoding::lz4, std::span(out).first(lz4));
+  const std::size_t zstd = compressor.compress(PageEncoding::zstd, page.data(), out);
+  b.add_encoded(2, PageEncoding::zstd, std::span(out).first(zstd));
+  Buffer changed = page;
+  changed[100] = std::byte{'X'};
+  changed[4000] = std::byte{'Y'};
+  const std::size_t delta = encode_page_delta(page.data(), changed.data(), out);
+  b.add_encoded(3, PageEncoding::delta, std::span(out).first(delta));
   const auto r = b.record();
   return Buffer(r.begin(), r.end());
 }
@@ -108,6 +133,7 @@ std::vector<Buffer> seeds() {
   append(data, s[16]);
   s.push_back(control);
   s.push_back(data);
+  s.push_back(encoded_pages_record());
   // Bare payloads, so the unframed pass starts from valid bytes too.
   const std::size_t framed_count = s.size();
   for (std::size_t i = 0; i < framed_count - 2; ++i) {
