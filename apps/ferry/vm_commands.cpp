@@ -78,6 +78,7 @@ void add_vm_commands(CLI::App& app, int& exit_code) {
   auto memory = std::make_shared<std::string>("1G");
   auto rate = std::make_shared<int64_t>(0);
   auto pattern = std::make_shared<std::string>("uniform");
+  auto content = std::make_shared<std::string>("random");
   auto wss = std::make_shared<std::string>("0");
   auto seed = std::make_shared<uint64_t>(1);
   start->add_option("--name", *name, "VM name")->required();
@@ -85,6 +86,11 @@ void add_vm_commands(CLI::App& app, int& exit_code) {
   start->add_option("--dirty-rate", *rate, "MiB/s the guest writes (0 idle, -1 as fast as it can)")
       ->capture_default_str();
   start->add_option("--pattern", *pattern, "uniform | hot | sequential")->capture_default_str();
+  start
+      ->add_option("--content", *content,
+                   "Page bodies: random (incompressible) | compressible (as real memory)")
+      ->check(CLI::IsMember({"random", "compressible"}))
+      ->capture_default_str();
   start->add_option("--wss", *wss, "Working set size (0 = all memory)")->capture_default_str();
   start->add_option("--seed", *seed, "Seed of the guest's page contents")->capture_default_str();
   start->add_option("--state-dir", *state_dir, "Agent state directory");
@@ -98,7 +104,8 @@ void add_vm_commands(CLI::App& app, int& exit_code) {
       return;
     }
     nlohmann::json spec = {{"name", *name},       {"memory", *bytes},  {"dirty_rate_mib", *rate},
-                           {"pattern", *pattern}, {"wss", *wss_bytes}, {"seed", *seed}};
+                           {"pattern", *pattern}, {"wss", *wss_bytes}, {"seed", *seed},
+                           {"content", *content}};
     ApiClient client(api_socket(resolve_state_dir(*state_dir)));
     auto reply = client.call("POST", "/v1/vms", {{"kind", "sim"}, {"spec", spec}});
     exit_code = report(reply);

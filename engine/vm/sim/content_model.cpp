@@ -29,6 +29,12 @@ inline uint64_t body_state(uint64_t seed, uint64_t page, uint64_t w) {
   return mix64(mix64(mix64(seed) ^ page) + w * kGolden);
 }
 
+// Body word i of a page whose PRNG state is now `s`.
+inline uint64_t body_word(uint64_t s, PageContent content) {
+  const uint64_t v = mix64(s);
+  return content == PageContent::compressible ? (v & 0xffff) : v;
+}
+
 inline uint64_t load_word(const std::byte* p, std::size_t i) {
   uint64_t v;
   std::memcpy(&v, p + i * sizeof(uint64_t), sizeof v);
@@ -88,6 +94,17 @@ std::optional<WritePattern> parse_pattern(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view content_name(PageContent content) {
+  return content == PageContent::compressible ? "compressible" : "random";
+}
+
+std::optional<PageContent> parse_content(std::string_view name) {
+  for (auto c : {PageContent::random, PageContent::compressible}) {
+    if (content_name(c) == name) return c;
+  }
+  return std::nullopt;
+}
+
 uint64_t ContentModel::page_of_write(uint64_t w) const {
   switch (pattern) {
     case WritePattern::uniform:
@@ -119,7 +136,8 @@ std::vector<uint64_t> ContentModel::expected_last_writes(uint64_t writes) const 
   return last;
 }
 
-void write_page_content(std::byte* page_data, uint64_t seed, uint64_t page, uint64_t w) {
+void write_page_content(std::byte* page_data, uint64_t seed, uint64_t page, uint64_t w,
+                        PageContent content) {
   store_word(page_data, 0, kPageMagic);
   store_word(page_data, 1, page);
   store_word(page_data, 2, w);
@@ -127,7 +145,7 @@ void write_page_content(std::byte* page_data, uint64_t seed, uint64_t page, uint
   uint64_t s = body_state(seed, page, w);
   for (std::size_t i = kHeaderWords; i < kWordsPerPage; ++i) {
     s += kGolden;
-    store_word(page_data, i, mix64(s));
+    store_word(page_data, i, body_word(s, content));
   }
 }
 
@@ -136,8 +154,8 @@ PageHeader read_page_header(const std::byte* page_data) {
           load_word(page_data, 3)};
 }
 
-bool page_matches(const std::byte* page_data, uint64_t seed, uint64_t page,
-                  uint64_t expected_write) {
+bool page_matches(const std::byte* page_data, uint64_t seed, uint64_t page, uint64_t expected_write,
+                  PageContent content) {
   if (expected_write == kNeverWritten) return all_zero(page_data);
   if (load_word(page_data, 0) != kPageMagic || load_word(page_data, 1) != page ||
       load_word(page_data, 2) != expected_write || load_word(page_data, 3) != seed) {
@@ -146,7 +164,7 @@ bool page_matches(const std::byte* page_data, uint64_t seed, uint64_t page,
   uint64_t s = body_state(seed, page, expected_write);
   for (std::size_t i = kHeaderWords; i < kWordsPerPage; ++i) {
     s += kGolden;
-    if (load_word(page_data, i) != mix64(s)) return false;
+    if (load_word(page_data, i) != body_word(s, content)) return false;
   }
   return true;
 }
@@ -175,11 +193,11 @@ std::string VerifyReport::describe() const {
 }
 
 void check_pages(uint64_t seed, uint64_t first_page, std::span<const uint64_t> expected,
-                 const std::byte* data, VerifyReport& report) {
+                 const std::byte* data, VerifyReport& report, PageContent content) {
   for (std::size_t i = 0; i < expected.size(); ++i) {
     const std::byte* page_data = data + i * kPageSize;
     const uint64_t page = first_page + i;
-    if (!page_matches(page_data, seed, page, expected[i])) {
+    if (!page_matches(page_data, seed, page, expected[i], content)) {
       report.add_bad({page, expected[i], read_page_header(page_data), all_zero(page_data)});
     }
   }
@@ -193,7 +211,7 @@ VerifyReport verify_memory(const ContentModel& model, uint64_t writes,
   check_pages(
       model.seed, 0,
       std::span(expected).first(std::min<std::size_t>(expected.size(), memory.size() / kPageSize)),
-      memory.data(), report);
+      memory.data(), report, model.content);
   return report;
 }
 

@@ -82,7 +82,7 @@ unsigned content_threads() {
 }
 
 Result<GuestRam> GuestRam::create(const std::string& path, uint64_t memory, uint64_t fill_pages,
-                                  uint64_t seed, unsigned threads) {
+                                  uint64_t seed, PageContent content, unsigned threads) {
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!fd.valid()) return errno_error("create RAM file " + path);
   if (::ftruncate(fd.get(), static_cast<off_t>(memory)) != 0) {
@@ -95,7 +95,7 @@ Result<GuestRam> GuestRam::create(const std::string& path, uint64_t memory, uint
     for (uint64_t page = begin; page < end; page += kChunkPages) {
       const uint64_t n = std::min(kChunkPages, end - page);
       for (uint64_t i = 0; i < n; ++i) {
-        write_page_content(buffer.data() + i * kPageSize, seed, page + i, kFillWrite);
+        write_page_content(buffer.data() + i * kPageSize, seed, page + i, kFillWrite, content);
       }
       auto written = pwrite_all(fd.get(), buffer.data(), n * kPageSize, page * kPageSize, path);
       if (!written) return written;
@@ -168,7 +168,8 @@ Result<VerifyReport> GuestRam::verify(const ContentModel& model, uint64_t writes
           const uint64_t n = std::min(kChunkPages, end - page);
           auto read = pread_all(fd_.get(), buffer.data(), n * kPageSize, page * kPageSize, path_);
           if (!read) return read;
-          check_pages(model.seed, page, std::span(expected).subspan(page, n), buffer.data(), part);
+          check_pages(model.seed, page, std::span(expected).subspan(page, n), buffer.data(), part,
+                      model.content);
         }
         std::lock_guard lock(mutex);
         total.merge(part);

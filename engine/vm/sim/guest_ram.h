@@ -17,7 +17,7 @@ class GuestRam {
   // Creates (or truncates) `path` at `memory` bytes and writes the fill content into pages
   // [0, fill_pages) with `threads` threads; the other pages stay holes (read as zero).
   static Result<GuestRam> create(const std::string& path, uint64_t memory, uint64_t fill_pages,
-                                 uint64_t seed, unsigned threads);
+                                 uint64_t seed, PageContent content, unsigned threads);
   // Maps an existing file holding migrated contents; its size must be `memory`.
   static Result<GuestRam> open(const std::string& path, uint64_t memory);
 

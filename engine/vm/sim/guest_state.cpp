@@ -23,7 +23,7 @@ Result<uint64_t> read_u64(const nlohmann::json& j, const char* key) {
 }  // namespace
 
 ContentModel GuestState::model() const {
-  return {seed, pattern, memory / kPageSize, wss / kPageSize, fill / kPageSize};
+  return {seed, pattern, memory / kPageSize, wss / kPageSize, fill / kPageSize, content};
 }
 
 Result<void> GuestState::validate() const {
@@ -44,10 +44,15 @@ Result<void> GuestState::validate() const {
 }
 
 nlohmann::json GuestState::to_json() const {
-  return {{"format", kFormat}, {"seed", seed},
-          {"writes", writes},  {"pattern", pattern_name(pattern)},
-          {"wss", wss},        {"memory", memory},
-          {"fill", fill},      {"rate", rate_mib}};
+  return {{"format", kFormat},
+          {"seed", seed},
+          {"writes", writes},
+          {"pattern", pattern_name(pattern)},
+          {"wss", wss},
+          {"memory", memory},
+          {"fill", fill},
+          {"rate", rate_mib},
+          {"content", content_name(content)}};
 }
 
 Result<GuestState> GuestState::from_json(const nlohmann::json& j) {
@@ -78,6 +83,16 @@ Result<GuestState> GuestState::from_json(const nlohmann::json& j) {
     return Error(Errc::invalid_argument, "guest state: field 'rate' is missing or not an integer");
   }
   s.rate_mib = rate_it->get<int64_t>();
+  // Absent in states written before the field existed: those guests are random.
+  if (auto content_it = j.find("content"); content_it != j.end()) {
+    auto content =
+        content_it->is_string() ? parse_content(content_it->get<std::string>()) : std::nullopt;
+    if (!content) {
+      return Error(Errc::invalid_argument,
+                   "guest state: field 'content' is not \"random\" or \"compressible\"");
+    }
+    s.content = *content;
+  }
   if (auto valid = s.validate(); !valid) return std::move(valid).error();
   return s;
 }

@@ -19,6 +19,7 @@ struct GuestState {
   uint64_t memory = 0;   // bytes, page multiple
   uint64_t fill = 0;     // bytes written at start, page multiple, <= memory
   int64_t rate_mib = 0;  // MiB/s; 0 idle, -1 unpaced
+  PageContent content = PageContent::random;
 
   ContentModel model() const;
   // Names the first field that does not hold (sizes, pattern, rate).

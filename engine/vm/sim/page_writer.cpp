@@ -75,7 +75,7 @@ void PageWriter::write_pages(uint64_t max_pages) {
   for (uint64_t i = 0; i < max_pages; ++i) {
     if (interrupt_.load(std::memory_order_relaxed)) return;
     const uint64_t page = model_.page_of_write(w);
-    write_page_content(ram_.page(page), model_.seed, page, w);
+    write_page_content(ram_.page(page), model_.seed, page, w, model_.content);
     writes_.store(++w, std::memory_order_release);
   }
 }

@@ -28,7 +28,7 @@ Result<std::unique_ptr<SimGuest>> SimGuest::start(const GuestOptions& options) {
   auto ram = options.resume
                  ? GuestRam::open(options.ram_path, state.memory)
                  : GuestRam::create(options.ram_path, state.memory, state.fill / kPageSize,
-                                    state.seed, content_threads());
+                                    state.seed, state.content, content_threads());
   if (!ram) return std::move(ram).error();
   std::unique_ptr<TapEndpoint> nic;
   if (options.nic) {

@@ -26,7 +26,7 @@ struct CommandLine {
   std::string ram_path;
   std::string control_path;
   std::string resume_state_path;
-  std::optional<std::string> memory, wss, fill, pattern;
+  std::optional<std::string> memory, wss, fill, pattern, content;
   std::optional<int64_t> dirty_rate;
   std::optional<uint64_t> seed;
   std::optional<std::string> tap, mac, ip, netns;
@@ -76,6 +76,7 @@ Result<GuestState> build_state(const CommandLine& cl) {
     if (*fill != state.fill) return mismatch("fill");
     if (cl.seed && *cl.seed != state.seed) return mismatch("seed");
     if (cl.pattern && *cl.pattern != pattern_name(state.pattern)) return mismatch("pattern");
+    if (cl.content && *cl.content != content_name(state.content)) return mismatch("content");
     if (cl.dirty_rate) state.rate_mib = *cl.dirty_rate;
     return state;
   }
@@ -92,6 +93,12 @@ Result<GuestState> build_state(const CommandLine& cl) {
     return Error(Errc::invalid_argument,
                  "--pattern must be uniform, hot or sequential, not " + *cl.pattern);
   }
+  auto content = parse_content(cl.content.value_or("random"));
+  if (!content) {
+    return Error(Errc::invalid_argument,
+                 "--content must be random or compressible, not " + *cl.content);
+  }
+  state.content = *content;
   state.memory = *memory;
   state.wss = *wss;
   state.fill = *fill;
@@ -129,6 +136,8 @@ int main(int argc, char** argv) {
   app.add_option("--memory", cl.memory, "memory size, e.g. 1G (suffixes K, M, G)");
   app.add_option("--dirty-rate", cl.dirty_rate, "MiB/s written: 0 idle, -1 as fast as possible");
   app.add_option("--pattern", cl.pattern, "uniform | hot | sequential");
+  app.add_option("--content", cl.content,
+                 "page bodies: random (incompressible) | compressible (~60% lz4, ~35% zstd)");
   app.add_option("--wss", cl.wss, "working set size (default: all memory)");
   app.add_option("--seed", cl.seed, "content seed");
   app.add_option("--fill", cl.fill, "bytes written at start (default: all memory)");

@@ -48,6 +48,9 @@ Result<void> SimSpec::validate() const {
   if (!sim::parse_pattern(pattern)) {
     return bad_spec(name, "pattern '" + pattern + "' is not uniform, hot or sequential");
   }
+  if (!sim::parse_content(content)) {
+    return bad_spec(name, "content '" + content + "' is not random or compressible");
+  }
   if (wss % kPageSize != 0 || wss > memory) {
     return bad_spec(
         name, fmt::format("working set {} must be a multiple of 4096 and at most memory {}", wss,
@@ -75,6 +78,7 @@ nlohmann::json SimSpec::to_json() const {
   nlohmann::json j = {{"name", name},       {"memory", memory}, {"dirty_rate_mib", dirty_rate_mib},
                       {"pattern", pattern}, {"wss", wss},       {"seed", seed}};
   if (fill) j["fill"] = *fill;
+  if (content != "random") j["content"] = content;
   if (nic) {
     j["nic"] = {{"tap", nic->tap}, {"mac", nic->mac}, {"ip", nic->ip}};
     if (!nic->netns.empty()) j["nic"]["netns"] = nic->netns;
@@ -92,6 +96,9 @@ Result<SimSpec> SimSpec::from_json(const nlohmann::json& j) {
         read_field(j, "pattern", spec.pattern, spec.name),
         read_field(j, "wss", spec.wss, spec.name), read_field(j, "seed", spec.seed, spec.name)}) {
     if (!r) return std::move(r).error();
+  }
+  if (j.contains("content")) {
+    if (auto r = read_field(j, "content", spec.content, spec.name); !r) return std::move(r).error();
   }
   if (j.contains("fill") && !j["fill"].is_null()) {
     uint64_t fill = 0;

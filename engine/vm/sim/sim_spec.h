@@ -27,6 +27,7 @@ struct SimSpec {
   uint64_t memory = uint64_t{1} << 30;  // bytes, multiple of 4 KiB, >= 1 MiB
   int64_t dirty_rate_mib = 0;           // 0 idle, -1 as fast as it can
   std::string pattern = "uniform";      // uniform | hot | sequential
+  std::string content = "random";       // random | compressible (page bodies)
   uint64_t wss = 0;                     // working set bytes; 0 = all memory
   uint64_t seed = 1;
   std::optional<uint64_t> fill;  // bytes written at start; unset = all memory

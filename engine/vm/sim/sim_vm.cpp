@@ -57,6 +57,7 @@ std::vector<std::string> guest_arguments(const SimSpec& spec, const std::string&
                                 "--control", control_path,
                                 "--memory",  std::to_string(spec.memory),
                                 "--pattern", spec.pattern,
+                                "--content", spec.content,
                                 "--wss",     std::to_string(spec.wss ? spec.wss : spec.memory),
                                 "--seed",    std::to_string(spec.seed),
                                 "--fill",    std::to_string(spec.fill.value_or(spec.memory))};
@@ -254,6 +255,7 @@ nlohmann::json SimVm::describe() const {
           {"memory", spec_.memory},
           {"dirty_rate_mib", spec_.dirty_rate_mib},
           {"pattern", spec_.pattern},
+          {"content", spec_.content},
           {"ram_path", ram_path_},
           {"writes", writes},
           {"fill_seconds", fill_seconds}};

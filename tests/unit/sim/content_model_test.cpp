@@ -49,6 +49,36 @@ TEST(ContentModel, PageContentCarriesHeaderAndMatchesOnlyItsOwnWrite) {
   EXPECT_FALSE(page_matches(page.data(), 9, 123, 456));
 }
 
+TEST(ContentModel, CompressibleBodiesKeepSixteenBitsAWordAndVerifyOnlyAsCompressible) {
+  std::vector<std::byte> page(kPageSize);
+  write_page_content(page.data(), 9, 123, 456, PageContent::compressible);
+  EXPECT_EQ(read_page_header(page.data()).write, 456u);
+  uint64_t nonzero_low = 0;
+  for (std::size_t i = kPageHeaderBytes; i < kPageSize; i += 8) {
+    uint64_t word;
+    std::memcpy(&word, page.data() + i, 8);
+    EXPECT_EQ(word >> 16, 0u) << "offset " << i;
+    nonzero_low += word != 0;
+  }
+  EXPECT_GT(nonzero_low, 500u);  // still PRNG output, not a constant
+  EXPECT_TRUE(page_matches(page.data(), 9, 123, 456, PageContent::compressible));
+  EXPECT_FALSE(page_matches(page.data(), 9, 123, 456, PageContent::random));
+  EXPECT_FALSE(page_matches(page.data(), 9, 123, 455, PageContent::compressible));
+  ASSERT_EQ(parse_content("compressible"), PageContent::compressible);
+  ASSERT_EQ(parse_content("random"), PageContent::random);
+  EXPECT_FALSE(parse_content("zeros"));
+
+  ContentModel model = small_model(WritePattern::uniform);
+  model.content = PageContent::compressible;
+  std::vector<std::byte> memory(model.memory_pages * kPageSize);
+  for (uint64_t p = 0; p < model.fill_pages; ++p)
+    write_page_content(memory.data() + p * kPageSize, model.seed, p, kFillWrite,
+                       PageContent::compressible);
+  EXPECT_TRUE(verify_memory(model, 0, memory).ok());
+  model.content = PageContent::random;
+  EXPECT_EQ(verify_memory(model, 0, memory).pages_bad, model.fill_pages);
+}
+
 TEST(ContentModel, BodiesOfDifferentWritesDiffer) {
   std::vector<std::byte> a(kPageSize), b(kPageSize);
   write_page_content(a.data(), 1, 5, 10);

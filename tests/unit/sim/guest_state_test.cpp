@@ -37,6 +37,25 @@ TEST(GuestState, JsonRoundTrip) {
   EXPECT_EQ(m.fill_pages, 8192u);
 }
 
+TEST(GuestState, ContentTravelsAndDefaultsToRandom) {
+  GuestState s = sample_state();
+  s.content = PageContent::compressible;
+  auto back = GuestState::from_json(s.to_json());
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->content, PageContent::compressible);
+  EXPECT_EQ(back->model().content, PageContent::compressible);
+  auto older = s.to_json();
+  older.erase("content");  // written before the field existed
+  back = GuestState::from_json(older);
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->content, PageContent::random);
+  auto bad = s.to_json();
+  bad["content"] = "zeros";
+  auto refused = GuestState::from_json(bad);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message().find("content"), std::string::npos);
+}
+
 TEST(GuestState, RejectsBrokenDocuments) {
   auto j = sample_state().to_json();
   auto without = [&](const char* key) {
