@@ -122,9 +122,10 @@ class Agent:
                     yield json.loads(line)
         conn.close()
 
-    def start_sim(self, name, memory, dirty_rate, pattern="uniform", seed=7):
+    def start_sim(self, name, memory, dirty_rate, pattern="uniform", seed=7, **spec):
         status, body = self.api("POST", "/v1/vms", {"kind": "sim", "spec": {
-            "name": name, "memory": memory, "dirty_rate_mib": dirty_rate, "pattern": pattern, "seed": seed}})
+            "name": name, "memory": memory, "dirty_rate_mib": dirty_rate, "pattern": pattern, "seed": seed,
+            **spec}})
         assert status == 201, f"starting {name} on {self.name}: {status} {body}"
         return body
 
