@@ -624,6 +624,13 @@ awaitable<MigrationOutcome> SourceJob::run() {
     if (request_.resources) request_.resources->release_moved_away();
   }
   d.close_all();
+  // The job's record outlives it (the API lists finished jobs): let go of the guest's memory
+  // mappings, the senders' buffers and the dirty log now, or a host emptied by migrations would
+  // keep every moved guest's RAM until the agent restarts. Senders point into the mappings: first.
+  d.senders.clear();
+  d.dirty_log.reset();
+  d.to_send.clear();
+  d.memory.clear();
   phase_ = Phase::done;
   *finished = true;
   {

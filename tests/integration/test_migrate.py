@@ -37,6 +37,10 @@ with Topology("mig") as t:
     on_b = t.b.vm("web-1")
     c.check(on_b is not None and on_b.get("state") == "running", f"guest runs on B: {on_b}")
     c.check(t.a.vm("web-1") is None, "guest is gone from A")
+    # Agent A let go of the moved guest's memory: no mapping of a RAM file is left in it.
+    with open(f"/proc/{t.a.proc.pid}/maps") as maps:
+        held = [line.split()[-2] for line in maps if ".ram" in line]
+    c.check(not held, f"agent A maps no guest RAM after the move: {held[:2]}")
     w1 = on_b.get("writes", 0) if on_b else 0
     time.sleep(0.5)
     w2 = (t.b.vm("web-1") or {}).get("writes", 0)
