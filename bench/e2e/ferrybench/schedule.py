@@ -24,6 +24,21 @@ FIRST_ESTIMATE_S = {FERRY_SIM: 10, FERRY_SIM_TLS: 10, QEMU: 16, FERRY_QEMU: 16}
 FERRY_ENGINES = (FERRY_SIM, FERRY_SIM_TLS, FERRY_QEMU)
 
 
+# The previous run's guests may still be giving their memory back (a guest stopped by its agent,
+# RAM files being unlinked): wait this long for it before calling a configuration too large.
+MEMORY_WAIT_S = 60
+
+
+def _memory_within(need, wait_s):
+    """Bytes of memory and /dev/shm both free, once `need` is reached or `wait_s` has passed."""
+    deadline = time.time() + wait_s
+    while True:
+        have = min(mem_available_bytes(), shm_free_bytes())
+        if have >= need or time.time() >= deadline:
+            return have
+        time.sleep(0.5)
+
+
 class Schedule:
     def __init__(self, plan, ferry_binary, kernel, accel, cleanup, deadline=None, hard_deadline=None,
                  raw_dir=None):
@@ -170,7 +185,7 @@ class Schedule:
             return False
         if config.engine != LIMIT:
             need = 2 * config.memory + GiB // 2
-            have = min(mem_available_bytes(), shm_free_bytes())
+            have = _memory_within(need, MEMORY_WAIT_S)
             if have < need:
                 if not entry["samples"]:
                     entry["skipped"] = (f"needs {need / GiB:.1f} GiB of free memory and /dev/shm for both "
