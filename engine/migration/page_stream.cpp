@@ -1,5 +1,6 @@
 #include "engine/migration/page_stream.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -186,60 +187,171 @@ PageStreamReceiver::PageStreamReceiver(std::shared_ptr<RecordConnection> connect
       counters_(counters),
       timeouts_(timeouts) {}
 
+DestinationRegion* PageStreamReceiver::find_region(uint32_t id) {
+  for (auto& r : regions_)
+    if (r.id == id) return &r;
+  return nullptr;
+}
+
+Result<std::byte*> PageStreamReceiver::target_of(DestinationRegion& region, uint64_t page) {
+  if (wire::stream_for_page(page, count_) != index_)
+    return Error(Errc::protocol, fmt::format("page {} arrived on stream {}, belongs to stream {}",
+                                             page, index_, wire::stream_for_page(page, count_)));
+  if (const uint64_t end = (page + 1) << kPageShift; !region.memory->reserved_through(end)) {
+    if (auto reserved = region.memory->wait_reserved(end); !reserved)
+      return std::move(reserved).error().within(fmt::format("page {}", page));
+  }
+  return region.memory->page(page);
+}
+
+void PageStreamReceiver::count_page(wire::PageEncoding encoding) {
+  if (encoding == wire::PageEncoding::zero) {
+    ++counters_.zero_pages;
+    return;
+  }
+  ++counters_.normal_pages;
+  counters_.normal_bytes += kPageSize;
+  if (encoding != wire::PageEncoding::raw) ++counters_.encoded_pages;
+}
+
 Result<void> PageStreamReceiver::apply(std::span<const std::byte> payload) {
   // Validate the region first so decode_pages can bound page numbers by its size.
   if (payload.size() < 4) return Error(Errc::corrupt, "PAGES record shorter than its header");
   uint32_t region_id;
   std::memcpy(&region_id, payload.data(), sizeof region_id);
-  DestinationRegion* region = nullptr;
-  for (auto& r : regions_)
-    if (r.id == region_id) region = &r;
+  DestinationRegion* region = find_region(region_id);
   if (!region) return Error(Errc::corrupt, fmt::format("PAGES for unknown region {}", region_id));
 
   auto view = wire::decode_pages(payload, region->memory->pages());
   if (!view) return std::move(view).error();
   for (const auto& entry : *view) {
-    if (wire::stream_for_page(entry.page, count_) != index_)
-      return Error(Errc::protocol,
-                   fmt::format("page {} arrived on stream {}, belongs to stream {}", entry.page,
-                               index_, wire::stream_for_page(entry.page, count_)));
-    // Never write past the space reserved so far (a SIGBUS if the file system filled up).
-    if (const uint64_t end = (entry.page + 1) << kPageShift;
-        !region->memory->reserved_through(end)) {
-      if (auto reserved = region->memory->wait_reserved(end); !reserved)
-        return std::move(reserved).error().within(fmt::format("page {}", entry.page));
-    }
-    std::byte* target = region->memory->page(entry.page);
+    auto target = target_of(*region, entry.page);
+    if (!target) return std::move(target).error();
     // Delta entries decode against the page already here: the copy this stream sent before
     // (a page always travels on the same stream, and nothing else writes guest memory here).
-    if (auto decoded = decoder_.decode(entry, target); !decoded)
+    if (auto decoded = decoder_.decode(entry, *target); !decoded)
       return std::move(decoded).error().within(fmt::format("region {}", region_id));
-    if (entry.encoding == wire::PageEncoding::zero) {
-      ++counters_.zero_pages;
-    } else {
-      ++counters_.normal_pages;
-      counters_.normal_bytes += kPageSize;
-      if (entry.encoding != wire::PageEncoding::raw) ++counters_.encoded_pages;
-    }
-    if (region->hashes) region->hashes->update(entry.page, target);
+    count_page(entry.encoding);
+    if (region->hashes) region->hashes->update(entry.page, *target);
   }
   round_pages_ += view->count;
   return ok();
 }
 
+awaitable<Result<void>> PageStreamReceiver::receive_buffered(const wire::RecordHeader& header,
+                                                             std::size_t have) {
+  const auto timeout = timeouts_.io * 3;
+  payload_.resize(header.length);
+  std::memcpy(payload_.data(), head_.data(), have);
+  const std::array<asio::mutable_buffer, 1> rest{
+      asio::buffer(payload_.data() + have, header.length - have)};
+  if (auto read = co_await connection_->read_into(header, rest, timeout); !read)
+    co_return std::move(read).error();
+  if (auto crc = wire::verify_crc(header, payload_); !crc)
+    co_return std::move(crc).error().within(connection_->label());
+  auto applied = apply(payload_);
+  if (!applied) co_return std::move(applied).error().within(connection_->label());
+  co_return ok();
+}
+
+awaitable<Result<void>> PageStreamReceiver::receive_pages(const wire::RecordHeader& header) {
+  const auto timeout = timeouts_.io * 3;
+  round_bytes_ += header.length;
+  if (header.length < wire::kPagesPrefixSize) co_return co_await receive_buffered(header, 0);
+  const std::array<asio::mutable_buffer, 1> prefix{
+      asio::buffer(head_.data(), wire::kPagesPrefixSize)};
+  if (auto read = co_await connection_->read_into(header, prefix, timeout); !read)
+    co_return std::move(read).error();
+  auto table_size = wire::pages_table_size(
+      std::span<const std::byte, wire::kPagesPrefixSize>(head_.data(), wire::kPagesPrefixSize),
+      header.length);
+  if (!table_size) co_return co_await receive_buffered(header, wire::kPagesPrefixSize);
+  const std::size_t head_size = wire::kPagesPrefixSize + *table_size;
+  const std::array<asio::mutable_buffer, 1> table{
+      asio::buffer(head_.data() + wire::kPagesPrefixSize, *table_size)};
+  if (auto read = co_await connection_->read_into(header, table, timeout); !read)
+    co_return std::move(read).error();
+  uint32_t region_id;
+  std::memcpy(&region_id, head_.data(), sizeof region_id);
+  DestinationRegion* region = find_region(region_id);
+  if (!region || !wire::decode_pages_table(std::span<const std::byte>(head_.data(), head_size),
+                                           header.length, region->memory->pages(), table_)) {
+    co_return co_await receive_buffered(header, head_size);
+  }
+  // Entries are applied in order in apply(); here data lands before zero and encoded entries are
+  // written, which is the same only when no page appears twice.
+  const uint32_t count = table_.count;
+  for (uint32_t i = 0; i < count; ++i) sorted_pages_[i] = table_.entries[i].page;
+  std::sort(sorted_pages_.begin(), sorted_pages_.begin() + count);
+  if (std::adjacent_find(sorted_pages_.begin(), sorted_pages_.begin() + count) !=
+      sorted_pages_.begin() + count)
+    co_return co_await receive_buffered(header, head_size);
+
+  if (!scratch_)
+    scratch_ = std::make_unique<std::byte[]>(wire::kMaxPagesPerRecord * wire::kMaxEncodedPageBytes);
+  buffers_.clear();
+  pieces_.clear();
+  pieces_.emplace_back(head_.data(), head_size);
+  std::size_t scratch_used = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    const wire::PageTableEntry& entry = table_.entries[i];
+    auto target = target_of(*region, entry.page);
+    // The checksum is not known yet: a page of another stream may be a corrupt table. The
+    // buffered way checks the checksum first, then reports what is wrong.
+    if (!target) co_return co_await receive_buffered(header, head_size);
+    targets_[i] = *target;
+    if (entry.encoding == wire::PageEncoding::zero) continue;
+    std::byte* data = *target;
+    if (entry.encoding != wire::PageEncoding::raw) {
+      data = scratch_.get() + scratch_used;
+      scratch_used += entry.data_len;
+    }
+    buffers_.emplace_back(data, entry.data_len);
+    pieces_.emplace_back(data, entry.data_len);
+  }
+  if (auto read = co_await connection_->read_into(header, buffers_, timeout); !read)
+    co_return std::move(read).error();
+  // Raw pages are in guest memory already; a corrupt record fails the job, and a destination
+  // whose job failed discards that memory.
+  if (auto crc = wire::verify_crc(header, pieces_); !crc)
+    co_return std::move(crc).error().within(connection_->label());
+  std::size_t scratch_read = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    const wire::PageTableEntry& entry = table_.entries[i];
+    std::byte* target = targets_[i];
+    if (entry.encoding == wire::PageEncoding::zero) {
+      std::memset(target, 0, kPageSize);
+    } else if (entry.encoding != wire::PageEncoding::raw) {
+      const wire::PageEntry encoded{
+          entry.page, entry.encoding, {scratch_.get() + scratch_read, entry.data_len}};
+      scratch_read += entry.data_len;
+      if (auto decoded = decoder_.decode(encoded, target); !decoded)
+        co_return std::move(decoded).error().within(
+            fmt::format("{}: region {}", connection_->label(), region_id));
+    }
+    count_page(entry.encoding);
+    if (region->hashes) region->hashes->update(entry.page, target);
+  }
+  round_pages_ += count;
+  co_return ok();
+}
+
 awaitable<Result<void>> PageStreamReceiver::run(std::function<void(uint32_t round)> on_fence) {
   for (;;) {
     // Between rounds the source may be scanning a large guest: allow more than one I/O timeout.
-    auto record = co_await connection_->read(timeouts_.io * 3);
+    auto header = co_await connection_->read_header(timeouts_.io * 3);
+    if (!header) co_return std::move(header).error();
+    counters_.wire_bytes += header->length + wire::kHeaderSize;
+    if (header->type == wire::type_number(wire::RecordType::pages)) {
+      // Its errors name this connection already.
+      auto received = co_await receive_pages(*header);
+      if (!received) co_return std::move(received).error();
+      continue;
+    }
+    auto record = co_await connection_->read_payload(*header, timeouts_.io * 3);
     if (!record) co_return std::move(record).error();
-    counters_.wire_bytes += record->payload.size() + wire::kHeaderSize;
+    if (wire::is_optional_type(record->type) && !wire::is_known_type(record->type)) continue;
     switch (static_cast<wire::RecordType>(record->type)) {
-      case wire::RecordType::pages: {
-        round_bytes_ += record->payload.size();
-        auto applied = apply(record->payload);
-        if (!applied) co_return std::move(applied).error().within(connection_->label());
-        break;
-      }
       case wire::RecordType::fence: {
         auto fence = wire::decode_fence(record->payload);
         if (!fence) co_return std::move(fence).error().within(connection_->label());

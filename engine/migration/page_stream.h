@@ -3,11 +3,13 @@
 // every page before the fence is in its memory.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "engine/error/error.h"
@@ -116,7 +118,19 @@ class PageStreamReceiver {
   RecordConnection& connection() { return *connection_; }
 
  private:
+  // A PAGES record whose header was read: the table first, then raw page data straight into
+  // guest memory and encoded data into scratch space (one copy less than reading the record into
+  // a buffer). A record this cannot place (a page twice, a bad table) goes through apply().
+  awaitable<Result<void>> receive_pages(const wire::RecordHeader& header);
+  // The rest of the payload into a buffer after the `have` bytes of head_ already read, checked
+  // and applied as a whole.
+  awaitable<Result<void>> receive_buffered(const wire::RecordHeader& header, std::size_t have);
   Result<void> apply(std::span<const std::byte> payload);
+  DestinationRegion* find_region(uint32_t id);
+  // Where `page` goes, once it is known to belong to this stream and the space under it is
+  // reserved (writing past it would be a SIGBUS when the file system is full).
+  Result<std::byte*> target_of(DestinationRegion& region, uint64_t page);
+  void count_page(wire::PageEncoding encoding);
 
   std::shared_ptr<RecordConnection> connection_;
   uint32_t index_;
@@ -127,6 +141,15 @@ class PageStreamReceiver {
   wire::PageDecoder decoder_;
   uint64_t round_pages_ = 0;
   uint64_t round_bytes_ = 0;
+  // receive_pages' working space, kept between records.
+  std::array<std::byte, wire::kMaxPagesTableSize> head_{};
+  wire::PagesTable table_;
+  std::array<uint64_t, wire::kMaxPagesPerRecord> sorted_pages_{};
+  std::array<std::byte*, wire::kMaxPagesPerRecord> targets_{};
+  std::unique_ptr<std::byte[]> scratch_;  // encoded data of one record
+  std::vector<asio::mutable_buffer> buffers_;
+  std::vector<std::span<const std::byte>> pieces_;
+  std::vector<std::byte> payload_;  // receive_buffered's record
 };
 
 }  // namespace ferry

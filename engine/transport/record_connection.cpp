@@ -185,33 +185,54 @@ awaitable<error_code> RecordConnection::with_deadline(asio::steady_timer& timer,
 
 awaitable<Result<Record>> RecordConnection::read(std::chrono::milliseconds timeout) {
   for (;;) {
-    std::array<std::byte, wire::kHeaderSize> header_bytes;
-    error_code ec = co_await with_deadline(read_timer_, timeout, [&](auto token) {
-      return on_stream([&](auto& stream) {
-        return asio::async_read(stream, asio::buffer(header_bytes), token);
-      });
-    });
-    if (ec) co_return io_error("reading record header", ec);
-    auto header = wire::decode_header(header_bytes, limits_);
-    if (!header) co_return std::move(header).error().within(label_);
-    read_buffer_.resize(header->length);
-    if (header->length > 0) {
-      ec = co_await with_deadline(read_timer_, timeout, [&](auto token) {
-        return on_stream([&](auto& stream) {
-          return asio::async_read(stream, asio::buffer(read_buffer_), token);
-        });
-      });
-      if (ec)
-        co_return io_error(fmt::format("reading {} payload ({} bytes)",
-                                       wire::record_type_name(header->type), header->length),
-                           ec);
-    }
-    bytes_read_ += wire::kHeaderSize + header->length;
-    if (auto crc = wire::verify_crc(*header, read_buffer_); !crc)
-      co_return std::move(crc).error().within(label_);
+    auto header = co_await read_header(timeout);
+    if (!header) co_return std::move(header).error();
+    auto record = co_await read_payload(*header, timeout);
+    if (!record) co_return record;
     if (wire::is_optional_type(header->type) && !wire::is_known_type(header->type)) continue;
-    co_return Record{header->type, std::span<const std::byte>(read_buffer_)};
+    co_return record;
   }
+}
+
+awaitable<Result<wire::RecordHeader>> RecordConnection::read_header(
+    std::chrono::milliseconds timeout) {
+  std::array<std::byte, wire::kHeaderSize> header_bytes;
+  error_code ec = co_await with_deadline(read_timer_, timeout, [&](auto token) {
+    return on_stream(
+        [&](auto& stream) { return asio::async_read(stream, asio::buffer(header_bytes), token); });
+  });
+  if (ec) co_return io_error("reading record header", ec);
+  auto header = wire::decode_header(header_bytes, limits_);
+  if (!header) co_return std::move(header).error().within(label_);
+  bytes_read_ += wire::kHeaderSize;
+  co_return *header;
+}
+
+awaitable<Result<Record>> RecordConnection::read_payload(const wire::RecordHeader& header,
+                                                         std::chrono::milliseconds timeout) {
+  read_buffer_.resize(header.length);
+  const std::array<asio::mutable_buffer, 1> buffers{asio::buffer(read_buffer_)};
+  if (auto read = co_await read_into(header, buffers, timeout); !read)
+    co_return std::move(read).error();
+  if (auto crc = wire::verify_crc(header, read_buffer_); !crc)
+    co_return std::move(crc).error().within(label_);
+  co_return Record{header.type, std::span<const std::byte>(read_buffer_)};
+}
+
+awaitable<Result<void>> RecordConnection::read_into(const wire::RecordHeader& header,
+                                                    std::span<const asio::mutable_buffer> buffers,
+                                                    std::chrono::milliseconds timeout) {
+  const std::size_t size = asio::buffer_size(buffers);
+  if (size == 0) co_return ok();
+  error_code ec = co_await with_deadline(read_timer_, timeout, [&](auto token) {
+    return on_stream([&](auto& stream) { return asio::async_read(stream, buffers, token); });
+  });
+  if (ec)
+    co_return io_error(fmt::format("reading {} payload ({} bytes)",
+                                   wire::record_type_name(header.type), header.length),
+                       ec);
+  bytes_read_ += size;
+  co_return ok();
 }
 
 awaitable<Result<void>> RecordConnection::write(uint16_t type, std::span<const std::byte> payload,

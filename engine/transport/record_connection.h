@@ -50,6 +50,19 @@ class RecordConnection : public std::enable_shared_from_this<RecordConnection> {
   // Reads the next record, verifying its checksum; optional record types we do not know are
   // skipped.
   awaitable<Result<Record>> read(std::chrono::milliseconds timeout);
+
+  // The same in steps, for a reader that places the payload itself (PAGES data straight into
+  // guest memory): the next header (any type), then either read_payload() for the record as
+  // read() returns it (checksum verified; the caller skips unknown optional types), or
+  // read_into() until header.length bytes are read, the checksum then being the caller's
+  // (wire::verify_crc over the pieces).
+  awaitable<Result<wire::RecordHeader>> read_header(std::chrono::milliseconds timeout);
+  awaitable<Result<Record>> read_payload(const wire::RecordHeader& header,
+                                         std::chrono::milliseconds timeout);
+  // Fills `buffers` completely, in order, from the current payload.
+  awaitable<Result<void>> read_into(const wire::RecordHeader& header,
+                                    std::span<const asio::mutable_buffer> buffers,
+                                    std::chrono::milliseconds timeout);
   // Writes one record whose payload is the concatenation of `pieces` (scatter/gather, no copy).
   // The pieces must stay valid until the returned awaitable completes.
   awaitable<Result<void>> write_pieces(uint16_t type,

@@ -176,6 +176,69 @@ Error pages_error(uint32_t region, std::string_view what) {
 
 }  // namespace
 
+namespace {
+
+// The entry table at `entries` (count entries; count already checked) followed by
+// `data_available` bytes of data: every check of decode_pages. Fills `out` when given.
+Result<void> check_entries(uint32_t region_id, uint32_t count, const std::byte* entries,
+                           std::size_t data_available, uint64_t region_pages_limit,
+                           PagesTable* out) {
+  uint64_t data_total = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    const std::byte* e = entries + i * kPageEntrySize;
+    const uint64_t page = load_le64(e);
+    const auto encoding = std::to_integer<uint8_t>(e[8]);
+    const uint32_t data_len = load_le32(e + 12);
+    if (e[9] != std::byte{0} || e[10] != std::byte{0} || e[11] != std::byte{0}) {
+      return pages_error(region_id,
+                         fmt::format("entry {} (page {}): reserved bytes are not zero", i, page));
+    }
+    if (!is_known_encoding(encoding)) {
+      return pages_error(region_id,
+                         fmt::format("entry {} (page {}): unknown encoding {}", i, page, encoding));
+    }
+    const LengthRange range = allowed_length(static_cast<PageEncoding>(encoding));
+    if (data_len < range.min || data_len > range.max) {
+      return pages_error(
+          region_id, fmt::format("entry {} (page {}): {} data_len {}, allowed {}..{}", i, page,
+                                 page_encoding_name(static_cast<PageEncoding>(encoding)), data_len,
+                                 range.min, range.max));
+    }
+    if (page >= region_pages_limit) {
+      return pages_error(region_id,
+                         fmt::format("entry {}: page {} is outside the region ({} pages)", i, page,
+                                     region_pages_limit));
+    }
+    data_total += data_len;
+    if (out) out->entries[i] = {page, static_cast<PageEncoding>(encoding), data_len};
+  }
+  if (data_total != data_available) {
+    return pages_error(region_id,
+                       fmt::format("entries declare {} data bytes, the payload carries {} after "
+                                   "the entry table",
+                                   data_total, data_available));
+  }
+  return ok();
+}
+
+// The table size for `count` entries when it fits in `after_prefix` bytes.
+Result<std::size_t> table_size_for(uint32_t region_id, uint32_t count, std::size_t after_prefix) {
+  if (count > kMaxPagesPerRecord) {
+    return pages_error(region_id, fmt::format("field count: {} entries, at most {} allowed", count,
+                                              kMaxPagesPerRecord));
+  }
+  const std::size_t table_size = static_cast<std::size_t>(count) * kPageEntrySize;
+  if (table_size > after_prefix) {
+    return pages_error(region_id,
+                       fmt::format("truncated entry table: {} entries need {} bytes, only {} "
+                                   "follow the prefix",
+                                   count, table_size, after_prefix));
+  }
+  return table_size;
+}
+
+}  // namespace
+
 Result<PagesView> decode_pages(std::span<const std::byte> payload, uint64_t region_pages_limit) {
   if (payload.size() < kPagesPrefixSize) {
     return Error(Errc::corrupt, fmt::format("PAGES payload: {} bytes, shorter than the {}-byte "
@@ -185,57 +248,40 @@ Result<PagesView> decode_pages(std::span<const std::byte> payload, uint64_t regi
   PagesView view;
   view.region_id = load_le32(payload.data());
   view.count = load_le32(payload.data() + 4);
-  if (view.count > kMaxPagesPerRecord) {
-    return pages_error(view.region_id, fmt::format("field count: {} entries, at most {} allowed",
-                                                   view.count, kMaxPagesPerRecord));
-  }
-  const std::size_t table_size = static_cast<std::size_t>(view.count) * kPageEntrySize;
   const std::size_t after_prefix = payload.size() - kPagesPrefixSize;
-  if (table_size > after_prefix) {
-    return pages_error(view.region_id,
-                       fmt::format("truncated entry table: {} entries need {} bytes, only {} "
-                                   "follow the prefix",
-                                   view.count, table_size, after_prefix));
-  }
+  auto table_size = table_size_for(view.region_id, view.count, after_prefix);
+  if (!table_size) return std::move(table_size).error();
   const std::byte* entries = payload.data() + kPagesPrefixSize;
-  const std::size_t data_available = after_prefix - table_size;
-  uint64_t data_total = 0;
-  for (uint32_t i = 0; i < view.count; ++i) {
-    const std::byte* e = entries + i * kPageEntrySize;
-    const uint64_t page = load_le64(e);
-    const auto encoding = std::to_integer<uint8_t>(e[8]);
-    const uint32_t data_len = load_le32(e + 12);
-    if (e[9] != std::byte{0} || e[10] != std::byte{0} || e[11] != std::byte{0}) {
-      return pages_error(view.region_id,
-                         fmt::format("entry {} (page {}): reserved bytes are not zero", i, page));
-    }
-    if (!is_known_encoding(encoding)) {
-      return pages_error(view.region_id,
-                         fmt::format("entry {} (page {}): unknown encoding {}", i, page, encoding));
-    }
-    const LengthRange range = allowed_length(static_cast<PageEncoding>(encoding));
-    if (data_len < range.min || data_len > range.max) {
-      return pages_error(view.region_id,
-                         fmt::format("entry {} (page {}): {} data_len {}, allowed {}..{}", i, page,
-                                     page_encoding_name(static_cast<PageEncoding>(encoding)),
-                                     data_len, range.min, range.max));
-    }
-    if (page >= region_pages_limit) {
-      return pages_error(view.region_id,
-                         fmt::format("entry {}: page {} is outside the region ({} pages)", i, page,
-                                     region_pages_limit));
-    }
-    data_total += data_len;
-  }
-  if (data_total != data_available) {
-    return pages_error(view.region_id,
-                       fmt::format("entries declare {} data bytes, the payload carries {} after "
-                                   "the entry table",
-                                   data_total, data_available));
-  }
+  if (auto checked = check_entries(view.region_id, view.count, entries, after_prefix - *table_size,
+                                   region_pages_limit, nullptr);
+      !checked)
+    return std::move(checked).error();
   view.entries_ = entries;
-  view.data_ = entries + table_size;
+  view.data_ = entries + *table_size;
   return view;
+}
+
+Result<std::size_t> pages_table_size(std::span<const std::byte, kPagesPrefixSize> prefix,
+                                     std::size_t payload_length) {
+  return table_size_for(load_le32(prefix.data()), load_le32(prefix.data() + 4),
+                        payload_length - kPagesPrefixSize);
+}
+
+Result<void> decode_pages_table(std::span<const std::byte> head, std::size_t payload_length,
+                                uint64_t region_pages_limit, PagesTable& table) {
+  if (head.size() < kPagesPrefixSize || head.size() > payload_length)
+    return Error(Errc::corrupt, fmt::format("PAGES payload: head of {} bytes for a payload of {}",
+                                            head.size(), payload_length));
+  table.region_id = load_le32(head.data());
+  table.count = load_le32(head.data() + 4);
+  auto table_size = table_size_for(table.region_id, table.count, payload_length - kPagesPrefixSize);
+  if (!table_size) return std::move(table_size).error();
+  if (head.size() != kPagesPrefixSize + *table_size)
+    return Error(Errc::corrupt,
+                 fmt::format("PAGES payload: head of {} bytes, the table of {} entries needs {}",
+                             head.size(), table.count, kPagesPrefixSize + *table_size));
+  return check_entries(table.region_id, table.count, head.data() + kPagesPrefixSize,
+                       payload_length - head.size(), region_pages_limit, &table);
 }
 
 Result<PagesView> decode_pages(std::span<const std::byte> payload,

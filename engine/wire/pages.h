@@ -145,4 +145,29 @@ Result<PagesView> decode_pages(std::span<const std::byte> payload, uint64_t regi
 Result<PagesView> decode_pages(std::span<const std::byte> payload,
                                std::span<const uint64_t> region_page_counts);
 
+// A PAGES payload read in two steps, for a receiver that reads page data straight into guest
+// memory: first the prefix and the entry table (the head), checked here, then the data.
+struct PageTableEntry {
+  uint64_t page = 0;
+  PageEncoding encoding = PageEncoding::zero;
+  uint32_t data_len = 0;
+};
+struct PagesTable {
+  uint32_t region_id = 0;
+  uint32_t count = 0;
+  std::array<PageTableEntry, kMaxPagesPerRecord> entries;
+};
+
+// The size of the entry table after `prefix` in a payload of `payload_length` bytes (at least
+// kPagesPrefixSize). Errc::corrupt, as decode_pages words it, when count is above
+// kMaxPagesPerRecord or the table does not fit.
+Result<std::size_t> pages_table_size(std::span<const std::byte, kPagesPrefixSize> prefix,
+                                     std::size_t payload_length);
+
+// Checks `head` (the prefix and the whole entry table) with every check of decode_pages, the data
+// still unread: the declared data lengths must add up to payload_length - head.size(). Fills
+// `table`.
+Result<void> decode_pages_table(std::span<const std::byte> head, std::size_t payload_length,
+                                uint64_t region_pages_limit, PagesTable& table);
+
 }  // namespace ferry::wire

@@ -60,14 +60,22 @@ Result<RecordHeader> decode_header(std::span<const std::byte, kHeaderSize> bytes
 }
 
 Result<void> verify_crc(const RecordHeader& header, std::span<const std::byte> payload) {
-  if (payload.size() != header.length) {
+  const std::array<std::span<const std::byte>, 1> pieces{payload};
+  return verify_crc(header, pieces);
+}
+
+Result<void> verify_crc(const RecordHeader& header,
+                        std::span<const std::span<const std::byte>> pieces) {
+  std::size_t size = 0;
+  for (auto piece : pieces) size += piece.size();
+  if (size != header.length) {
     return Error(Errc::corrupt,
                  fmt::format("{}: header declares {} payload bytes, got {}",
-                             describe_record_type(header.type), header.length, payload.size()));
+                             describe_record_type(header.type), header.length, size));
   }
   const auto h = header_without_crc(header.type, header.flags, header.length);
-  const uint32_t actual =
-      crc32c(payload.data(), payload.size(), crc32c(h.data(), kCoveredHeaderBytes));
+  uint32_t actual = crc32c(h.data(), kCoveredHeaderBytes);
+  for (auto piece : pieces) actual = crc32c(piece.data(), piece.size(), actual);
   if (actual != header.crc) {
     return Error(Errc::corrupt,
                  fmt::format("{}: CRC-32C mismatch over {} payload bytes: header "

@@ -45,6 +45,9 @@ Result<RecordHeader> decode_header(std::span<const std::byte, kHeaderSize> bytes
 // Checks the payload against header.length and header.crc (Errc::corrupt, naming the record type,
 // the expected and the actual CRC).
 Result<void> verify_crc(const RecordHeader& header, std::span<const std::byte> payload);
+// Same for a payload that was read in pieces (their concatenation, in order).
+Result<void> verify_crc(const RecordHeader& header,
+                        std::span<const std::span<const std::byte>> pieces);
 
 // Header and payload in one buffer, ready to send. Errc::invalid_argument for type 0 or a payload
 // above limits.max_record.

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstring>
 #include <vector>
 
@@ -230,6 +231,86 @@ TEST(Pages, RejectsCountsAboveTheMaximumAndTablesThatDoNotFit) {
   EXPECT_NE(decode_pages(q, 10).error().message().find("truncated entry table"), std::string::npos);
   store_le32(q.data() + 4, 0xFFFFFFFF);
   EXPECT_FALSE(decode_pages(q, 10).ok());
+}
+
+// The receiver's two-step read (prefix and table, then data) must accept exactly what
+// decode_pages accepts, with the same words when it refuses.
+void expect_two_step_agrees(std::span<const std::byte> payload, uint64_t limit) {
+  auto whole = decode_pages(payload, limit);
+  if (payload.size() < kPagesPrefixSize) return;  // the receiver reads such a record whole
+  auto table_size = pages_table_size(
+      std::span<const std::byte, kPagesPrefixSize>(payload.data(), 8), payload.size());
+  if (!table_size) {
+    ASSERT_FALSE(whole.ok());
+    EXPECT_EQ(table_size.error().message(), whole.error().message());
+    return;
+  }
+  PagesTable table;
+  auto head = payload.first(kPagesPrefixSize + *table_size);
+  auto two_step = decode_pages_table(head, payload.size(), limit, table);
+  ASSERT_EQ(two_step.ok(), whole.ok()) << payload.size();
+  if (!whole.ok()) {
+    EXPECT_EQ(two_step.error().message(), whole.error().message());
+    return;
+  }
+  ASSERT_EQ(table.count, whole->count);
+  EXPECT_EQ(table.region_id, whole->region_id);
+  uint32_t i = 0;
+  for (const PageEntry& e : *whole) {
+    EXPECT_EQ(table.entries[i].page, e.page) << i;
+    EXPECT_EQ(table.entries[i].encoding, e.encoding) << i;
+    EXPECT_EQ(table.entries[i].data_len, e.data.size()) << i;
+    ++i;
+  }
+}
+
+TEST(Pages, TwoStepDecodeAgreesWithDecodePages) {
+  PagesBuilder b;
+  fill_mixed(b);
+  const auto payload = b.payload();
+  for (std::size_t n = 0; n <= payload.size(); ++n)
+    expect_two_step_agrees(payload.first(n), kRegionPages);
+  expect_two_step_agrees(payload, 3);  // pages outside a small region
+  for (auto p : {one_entry_payload(1, 5, 10, 10), one_entry_payload(1, 0, 1, 1),
+                 one_entry_payload(1, 2, 100, 99), one_entry_payload(1, 2, 0xFFFFFFFF, 10),
+                 one_entry_payload(100, 0, 0, 0), one_entry_payload(1, 4, 1, 1)})
+    expect_two_step_agrees(p, 100);
+  auto reserved = one_entry_payload(1, 0, 0, 0);
+  reserved[18] = std::byte{1};
+  expect_two_step_agrees(reserved, 10);
+  std::vector<std::byte> too_many(8 + 16 * 257);
+  store_le32(too_many.data() + 4, kMaxPagesPerRecord + 1);
+  expect_two_step_agrees(too_many, 10);
+  // A head that is not exactly prefix + table is refused.
+  PagesTable table;
+  EXPECT_FALSE(
+      decode_pages_table(payload.first(kPagesPrefixSize), payload.size(), kRegionPages, table)
+          .ok());
+}
+
+TEST(Pages, CrcOverPiecesEqualsCrcOverTheWhole) {
+  PagesBuilder b;
+  fill_mixed(b);
+  const auto record = b.record();
+  const auto header =
+      decode_header(std::span<const std::byte, kHeaderSize>(record.data(), kHeaderSize), {});
+  ASSERT_TRUE(header.ok());
+  std::vector<std::byte> payload(record.begin() + kHeaderSize, record.end());
+  for (std::size_t cut :
+       {std::size_t{0}, std::size_t{1}, std::size_t{8}, payload.size() / 2, payload.size()}) {
+    const std::span<const std::byte> all(payload);
+    const std::array<std::span<const std::byte>, 3> pieces{all.first(cut), all.subspan(cut, 0),
+                                                           all.subspan(cut)};
+    EXPECT_TRUE(verify_crc(*header, pieces).ok()) << cut;
+  }
+  payload[payload.size() / 3] ^= std::byte{0x10};
+  const std::span<const std::byte> all(payload);
+  const std::array<std::span<const std::byte>, 2> flipped{all.first(100), all.subspan(100)};
+  auto refused = verify_crc(*header, flipped);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message().find("CRC-32C mismatch"), std::string::npos);
+  const std::array<std::span<const std::byte>, 1> short_piece{all.first(10)};
+  EXPECT_FALSE(verify_crc(*header, short_piece).ok());
 }
 
 TEST(Pages, FullRecordAndReuseAfterReset) {
