@@ -8,7 +8,7 @@ guest's own check), and each mode must have done what it says on the wire:
   than lz4: it compresses this content harder);
 - delta: encoded pages (the re-dirtied working set goes as the bytes that changed);
 - auto under --max-bandwidth 40 MB/s: the link is the bottleneck, so it compresses; the status
-  says which encoding it chose and why;
+  says which encoding it chose and the link rate it measured;
 - a PATCH that changes `compress` while a job runs is refused.
 """
 import time
@@ -61,7 +61,10 @@ with Topology("cmp") as t:
             encoding = comp.get("encoding", "")
             c.check(comp.get("encoded-pages", 0) > 0 and ("lz4" in encoding or "zstd" in encoding),
                     f"auto on a 40 MB/s link compresses: {comp}")
-            c.check("link bound" in encoding, f"auto says the link is the bottleneck: {encoding!r}")
+            # The last interval (the final round's tail) may not have waited; the rate it learned
+            # while the link was the bottleneck stays.
+            c.check("MB/s" in encoding and "rate unknown" not in encoding,
+                    f"auto measured the link rate: {encoding!r}")
     if "lz4" in results and "zstd" in results:
         c.check(results["zstd"][1] < results["lz4"][1],
                 f"zstd puts fewer bytes on the wire than lz4 ({results['zstd'][1]} < {results['lz4'][1]})")
